@@ -1,0 +1,3 @@
+from taskforce.cli import main
+
+main()

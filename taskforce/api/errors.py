@@ -1,0 +1,72 @@
+"""Every API error is ``{"status_code": N, "error": "…"}`` (the seed's error shape)."""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from taskforce.errors import TaskforceError
+
+log = logging.getLogger(__name__)
+
+_REASONS = {
+    400: "Bad request",
+    401: "Unauthorized: a valid API key is required (HTTP Basic auth, the key as the username)",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    413: "Request body too large",
+    415: "Unsupported content type",
+    429: "Too many requests",
+    500: "Internal server error",
+}
+
+
+def error_response(status_code: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        orjson.dumps({"status_code": status_code, "error": message}),
+        status_code=status_code,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+def unauthorized(message: str) -> Response:
+    return error_response(401, message, {"WWW-Authenticate": 'Basic realm="Taskforce API"'})
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(TaskforceError)
+    async def _domain(request: Request, exc: TaskforceError) -> Response:
+        if exc.status_code == 401:
+            return unauthorized(exc.message)
+        return error_response(exc.status_code, exc.message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        detail = exc.detail if isinstance(exc.detail, str) and exc.detail else None
+        message = _REASONS.get(exc.status_code, "Error")
+        if exc.status_code == 404 and detail in (None, "Not Found"):
+            message = f"Not found: no such endpoint {request.method} {request.url.path}"
+        elif exc.status_code == 405:
+            message = f"Method {request.method} is not allowed on {request.url.path}"
+        elif detail:
+            message = detail
+        return error_response(exc.status_code, message, getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        err = exc.errors()[0] if exc.errors() else {}
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("query", "path", "body")]
+        name = loc[0] if loc else "request"
+        return error_response(400, f"{name}: {err.get('msg', 'is invalid')}")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(500, "Internal server error")

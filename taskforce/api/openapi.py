@@ -1,0 +1,118 @@
+"""OpenAPI descriptions of the v1 operations, generated from the same pydantic models that
+validate requests, so /docs describes exactly what the handlers accept."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from taskforce.task_types.base import TaskType
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["status_code", "error"],
+    "properties": {
+        "status_code": {"type": "integer"},
+        "error": {"type": "string", "description": "What is wrong, naming the parameter."},
+    },
+}
+
+TASK_SCHEMA = {
+    "type": "object",
+    "required": ["task_id", "created_at", "callback_url", "type", "status", "instruction", "params"],
+    "properties": {
+        "task_id": {"type": "string", "pattern": "^[0-9a-f]{24}$"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "completed_at": {"type": "string", "format": "date-time"},
+        "callback_url": {"type": "string"},
+        "type": {"type": "string", "enum": ["categorization", "transcription", "phonecall", "comparison"]},
+        "status": {"type": "string", "enum": ["pending", "completed", "canceled"]},
+        "instruction": {"type": "string"},
+        "urgency": {"type": "string", "enum": ["immediate", "day", "week"]},
+        "params": {"type": "object"},
+        "metadata": {"type": "object"},
+        "response": {"type": "object"},
+        "callback_succeeded": {"type": ["boolean", "null"]},
+    },
+}
+
+LIST_SCHEMA = {
+    "type": "object",
+    "required": ["docs", "total", "limit", "offset", "has_more", "next_token"],
+    "properties": {
+        "docs": {"type": "array", "items": TASK_SCHEMA},
+        "total": {"type": "integer"},
+        "limit": {"type": "integer"},
+        "offset": {"type": "integer"},
+        "has_more": {"type": "boolean"},
+        "next_token": {"type": ["string", "null"]},
+    },
+}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    text = {400: "A parameter is missing or invalid", 401: "Missing, unknown or revoked API key",
+            404: "No such task (or not yours)", 413: "Body over 1 MiB",
+            415: "Body neither JSON nor a form",
+            500: "The task is not pending (documented by the seed for cancel)"}
+    return {code: {"description": text[code], **_json(ERROR_SCHEMA)} for code in codes}
+
+
+def create_operation(task_type: TaskType) -> dict[str, Any]:
+    schema = task_type.params_model.model_json_schema()
+    if "$defs" in schema:  # pragma: no cover - guards the inlining below
+        raise RuntimeError("params models must not need $defs")
+    schema.pop("title", None)
+    return {
+        "summary": f"Create a {task_type.name} task",
+        "description": task_type.summary + " Accepts JSON or a url-encoded form "
+        "(repeated keys or `name[]`/`name[0]` for arrays, `name[key]` for objects).",
+        "tags": ["tasks"],
+        "response_model": None,
+        "responses": {200: {"description": "The created task", **_json(TASK_SCHEMA)},
+                      **_errors(400, 401, 413, 415)},
+        "openapi_extra": {
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": schema},
+                    "application/x-www-form-urlencoded": {"schema": schema},
+                },
+            }
+        },
+    }
+
+
+def retrieve_operation() -> dict[str, Any]:
+    return {"summary": "Retrieve a task", "tags": ["tasks"], "response_model": None,
+            "responses": {200: {"description": "The task", **_json(TASK_SCHEMA)}, **_errors(401, 404)}}
+
+
+def cancel_operation() -> dict[str, Any]:
+    return {"summary": "Cancel a pending task", "tags": ["tasks"], "response_model": None,
+            "description": "Only pending tasks can be canceled; any other status answers 500, "
+                           "as the seed documents.",
+            "responses": {200: {"description": "The canceled task", **_json(TASK_SCHEMA)},
+                          **_errors(401, 404, 500)}}
+
+
+def list_operation() -> dict[str, Any]:
+    params = [
+        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 100}},
+        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
+        {"name": "next_token", "in": "query", "schema": {"type": "string"},
+         "description": "The `next_token` of the previous page."},
+        {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["pending", "completed", "canceled"]}},
+        {"name": "type", "in": "query",
+         "schema": {"type": "string", "enum": ["categorization", "transcription", "phonecall", "comparison"]}},
+        {"name": "start_time", "in": "query", "schema": {"type": "string", "format": "date-time"},
+         "description": "Only tasks created at or after this ISO 8601 time."},
+        {"name": "end_time", "in": "query", "schema": {"type": "string", "format": "date-time"},
+         "description": "Only tasks created before this ISO 8601 time."},
+    ]
+    return {"summary": "List tasks, newest first", "tags": ["tasks"], "response_model": None,
+            "openapi_extra": {"parameters": params},
+            "responses": {200: {"description": "A page of tasks", **_json(LIST_SCHEMA)}, **_errors(400, 401)}}

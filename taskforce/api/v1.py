@@ -1,0 +1,267 @@
+"""The customer API, Scale v1: create, retrieve, cancel and list tasks.
+
+Handlers are ``async def`` and do their short database work inline: measured on this machine, a
+thread hand-off costs more than the ~50 µs insert it would offload (docs/decisions.md). They take
+the raw ``Request`` rather than FastAPI dependencies and body models, whose per-request cost is as
+large as the rest of the work; the OpenAPI schema is declared by hand from the same pydantic
+models that validate, so /docs stays truthful.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, FastAPI, Request
+from starlette.responses import Response
+
+from taskforce import customers, signals
+from taskforce.api import bodies
+from taskforce.api.errors import error_response, unauthorized
+from taskforce.app_state import AppState
+from taskforce.clock import now_ms, parse_iso
+from taskforce.customers import ApiPrincipal
+from taskforce.errors import InvalidParameter, PayloadTooLarge, TaskforceError, UnsupportedMediaType
+from taskforce.task_types import REGISTRY
+from taskforce.task_types.base import TaskType
+from taskforce.tasks import queries, service
+from taskforce.tasks.representation import task_object
+from taskforce.tasks.status import Status
+
+#: Bytes of an over-long body we still read (and discard) so the connection stays usable.
+_DRAIN_LIMIT = 16 * 1024 * 1024
+
+
+def json_response(data: Any, status_code: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status_code, media_type="application/json")
+
+
+async def _drain(request: Request) -> None:
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > _DRAIN_LIMIT:
+            break
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        await _drain(request)
+        raise PayloadTooLarge(f"request body is larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            await _drain(request)
+            raise PayloadTooLarge(f"request body is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _api_key(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    username, _, _password = decoded.partition(":")
+    return username.strip() or None
+
+
+def _authenticate_key(state: AppState, key: str) -> ApiPrincipal:
+    with state.db.read() as conn:
+        principal, last_used = customers.authenticate(conn, key)
+    now = now_ms()
+    if last_used is None or now - last_used > customers.LAST_USED_RESOLUTION_MS:
+        with state.db.write() as conn:
+            customers.touch_api_key(conn, principal.key_id, now=now)
+    return principal
+
+
+async def _principal_or_401(request: Request) -> ApiPrincipal | Response:
+    key = _api_key(request)
+    if key is None:
+        await _drain(request)
+        return unauthorized("missing API key: send it as the HTTP Basic auth username")
+    try:
+        return _authenticate_key(request.app.state.taskforce, key)
+    except TaskforceError as exc:
+        await _drain(request)
+        return unauthorized(exc.message)
+
+
+async def _parse_create_body(request: Request, task_type: TaskType, limit: int) -> dict[str, Any]:
+    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    body = await read_body(request, limit)
+    if content_type in ("application/json", "text/json") or content_type.endswith("+json"):
+        return bodies.parse_json(body)
+    if content_type == "application/x-www-form-urlencoded":
+        return bodies.parse_form(body, task_type.kinds)
+    if content_type == "multipart/form-data":
+        return await _parse_multipart(request, body, task_type, limit)
+    if not content_type and not body.strip():
+        return {}
+    if not content_type:
+        # curl -d without a type is form-encoded; so is a body with no header at all.
+        return bodies.parse_form(body, task_type.kinds)
+    raise UnsupportedMediaType(
+        f"content type {content_type!r} is not supported: send application/json or "
+        "application/x-www-form-urlencoded"
+    )
+
+
+async def _parse_multipart(request: Request, body: bytes, task_type: TaskType, limit: int) -> dict[str, Any]:
+    from starlette.requests import Request as StarletteRequest
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    replay = StarletteRequest(request.scope, receive)
+    try:
+        form = await replay.form(max_files=0, max_fields=10_000, max_part_size=limit)
+    except Exception:  # python-multipart raises several types for malformed input
+        raise InvalidParameter("body", "is not a well-formed multipart form") from None
+    pairs = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+    return bodies.decode_pairs(pairs, task_type.kinds)
+
+
+def _create_handler(task_type: TaskType):
+    async def create_task(request: Request) -> Response:
+        state: AppState = request.app.state.taskforce
+        principal = await _principal_or_401(request)
+        if isinstance(principal, Response):
+            return principal
+        data = await _parse_create_body(request, task_type, state.settings.max_body_bytes)
+        params = task_type.parse(data)
+        with state.db.write() as conn:
+            row = service.create(conn, customer_id=principal.customer_id, is_test=principal.is_test,
+                                 task_type=task_type, params=params)
+        if principal.is_test:
+            state.signals.publish(signals.TEST_TASK_CREATED)
+        return json_response(task_object(row))
+
+    create_task.__name__ = f"create_{task_type.name}_task"
+    return create_task
+
+
+async def retrieve_task(request: Request, task_id: str) -> Response:
+    state: AppState = request.app.state.taskforce
+    principal = await _principal_or_401(request)
+    if isinstance(principal, Response):
+        return principal
+    with state.db.read() as conn:
+        row = service.get(conn, task_id, customer_id=principal.customer_id, is_test=principal.is_test)
+    return json_response(task_object(row))
+
+
+async def cancel_task(request: Request, task_id: str) -> Response:
+    state: AppState = request.app.state.taskforce
+    principal = await _principal_or_401(request)
+    if isinstance(principal, Response):
+        return principal
+    await _drain(request)  # any body, any content type: ignored
+    with state.db.write() as conn:
+        row = service.cancel(conn, task_id, customer_id=principal.customer_id, is_test=principal.is_test)
+    return json_response(task_object(row))
+
+
+def _int_param(request: Request, name: str, default: int, low: int, high: int | None) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidParameter(name, "must be an integer") from None
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise InvalidParameter(name, f"must be {bound}")
+    return value
+
+
+def _time_param(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name)
+    if not raw:
+        return None
+    try:
+        return parse_iso(raw)
+    except (ValueError, OverflowError):
+        raise InvalidParameter(name, "must be an ISO 8601 date or time, like 2016-06-23T09:09:34.752Z") from None
+
+
+def _choice_param(request: Request, name: str, allowed: tuple[str, ...]) -> str | None:
+    raw = request.query_params.get(name)
+    if not raw:
+        return None
+    if raw not in allowed:
+        raise InvalidParameter(name, "must be one of " + ", ".join(allowed))
+    return raw
+
+
+async def list_tasks(request: Request) -> Response:
+    state: AppState = request.app.state.taskforce
+    principal = await _principal_or_401(request)
+    if isinstance(principal, Response):
+        return principal
+    task_filter = queries.TaskFilter(
+        customer_id=principal.customer_id,
+        is_test=principal.is_test,
+        status=_choice_param(request, "status", tuple(s.value for s in Status)),
+        type=_choice_param(request, "type", tuple(t.name for t in REGISTRY)),
+        start_ms=_time_param(request, "start_time"),
+        end_ms=_time_param(request, "end_time"),
+    )
+    limit = _int_param(request, "limit", queries.MAX_LIMIT, 1, queries.MAX_LIMIT)
+    offset = _int_param(request, "offset", 0, 0, 1_000_000)
+    token = request.query_params.get("next_token") or None
+    with state.db.read() as conn:
+        page = queries.list_page(conn, task_filter, limit=limit, offset=offset, next_token=token)
+    return json_response({
+        "docs": [task_object(r) for r in page.rows],
+        "total": page.total,
+        "limit": page.limit,
+        "offset": page.offset,
+        "has_more": page.has_more,
+        "next_token": page.next_token,
+    })
+
+
+async def unknown_task_type(request: Request, name: str) -> Response:
+    await _drain(request)
+    known = ", ".join(sorted(REGISTRY.by_endpoint))
+    return error_response(404, f"Not found: no task type {name!r}; create tasks at /v1/task/<type> with <type> one of {known}")
+
+
+def _add(router: APIRouter, path: str, endpoint, methods: list[str], **kwargs: Any) -> None:
+    """Each route answers on the plain path and with a trailing slash, never by redirect."""
+    router.add_api_route(path, endpoint, methods=methods, **kwargs)
+    kwargs["include_in_schema"] = False
+    router.add_api_route(path + "/", endpoint, methods=methods, **kwargs)
+
+
+def build_router() -> APIRouter:
+    from taskforce.api import openapi
+
+    router = APIRouter(prefix="/v1", redirect_slashes=False)
+    for task_type in REGISTRY:
+        for i, endpoint in enumerate(task_type.endpoints):
+            _add(router, f"/task/{endpoint}", _create_handler(task_type), ["POST"],
+                 include_in_schema=(i == 0), **openapi.create_operation(task_type))
+    _add(router, "/task/{task_id}", retrieve_task, ["GET"], **openapi.retrieve_operation())
+    _add(router, "/task/{task_id}/cancel", cancel_task, ["POST"], **openapi.cancel_operation())
+    _add(router, "/tasks", list_tasks, ["GET"], **openapi.list_operation())
+    _add(router, "/task/{name}", unknown_task_type, ["POST"], include_in_schema=False)
+    return router
+
+
+def install(app: FastAPI) -> None:
+    app.include_router(build_router())

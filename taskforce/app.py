@@ -1,0 +1,67 @@
+"""create_app(settings) → the ASGI app: the customer API, the web pages and the background loops."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from fastapi import FastAPI
+
+from taskforce.api import errors as api_errors
+from taskforce.api import v1
+from taskforce.app_state import AppState
+from taskforce.config import Settings
+from taskforce.db import Database
+from taskforce.web import security
+
+log = logging.getLogger(__name__)
+
+#: Background loops started with the app: each takes the AppState and runs until cancelled.
+BackgroundLoop = Callable[[AppState], Awaitable[None]]
+
+
+def background_loops(settings: Settings) -> list[BackgroundLoop]:
+    """The loops ``serve`` runs in-process (callback dispatcher, test-mode simulated worker)."""
+    loops: list[BackgroundLoop] = []
+    if settings.run_dispatcher:
+        from taskforce.callbacks import runtime
+
+        loops.extend(runtime.loops())
+    return loops
+
+
+def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
+    state = AppState(settings=settings, db=db or Database(settings.database_url))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        running = [asyncio.create_task(loop(state)) for loop in background_loops(settings)]
+        try:
+            yield
+        finally:
+            for task in running:
+                task.cancel()
+            for task in running:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    app = FastAPI(
+        title="Taskforce",
+        version="1.0",
+        description="Self-hosted human tasks behind the Scale API v1. Authenticate with HTTP Basic "
+        "auth: your API key as the username, an empty password.",
+        lifespan=lifespan,
+        redirect_slashes=False,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.taskforce = state
+    api_errors.install(app)
+    v1.install(app)
+    from taskforce.web import routes as web_routes
+
+    web_routes.install(app, state)
+    security.install(app, settings)
+    return app

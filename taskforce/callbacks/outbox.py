@@ -1,0 +1,43 @@
+"""The transactional outbox: a completed task's callback is owed from the same transaction that
+completed it, so no crash can complete a task and lose its callback."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from sqlalchemy import insert
+from sqlalchemy.engine import Connection
+
+from taskforce.models import deliveries
+from taskforce.tasks.representation import task_object
+
+
+def callback_body(task: Mapping[str, Any]) -> bytes:
+    """The seed's callback payload: the task object, its response and its id."""
+    obj = task_object(task)
+    return orjson.dumps({"task": obj, "response": obj.get("response"), "task_id": obj["task_id"]})
+
+
+def new_webhook_id() -> str:
+    return "msg_" + secrets.token_hex(16)
+
+
+def enqueue(conn: Connection, task: Mapping[str, Any], *, now: int) -> int:
+    """Owe one delivery of this task's callback, due now. Returns the delivery id."""
+    result = conn.execute(
+        insert(deliveries).values(
+            task_id=task["id"],
+            customer_id=task["customer_id"],
+            webhook_id=new_webhook_id(),
+            url=task["callback_url"],
+            body=callback_body(task).decode(),
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+    return result.inserted_primary_key[0]

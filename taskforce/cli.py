@@ -1,0 +1,266 @@
+"""taskforce serve | dispatch | migrate | demo | customers | keys | workers | users."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import typer
+
+from taskforce.config import Settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Taskforce: human tasks behind the Scale API v1.")
+customers_cli = typer.Typer(no_args_is_help=True, help="Customer accounts and their secrets.")
+keys_cli = typer.Typer(no_args_is_help=True, help="API keys.")
+workers_cli = typer.Typer(no_args_is_help=True, help="Worker accounts.")
+users_cli = typer.Typer(no_args_is_help=True, help="Operators and customer users.")
+app.add_typer(customers_cli, name="customers")
+app.add_typer(keys_cli, name="keys")
+app.add_typer(workers_cli, name="workers")
+app.add_typer(users_cli, name="users")
+
+
+def load_settings() -> Settings:
+    settings = Settings()
+    if not settings.secret_key:
+        settings.secret_key = _stored_secret(settings)
+    return settings
+
+
+def _stored_secret(settings: Settings) -> str:
+    """A secret key kept beside the SQLite database (or in ./var), made on first use."""
+    path = Path(os.environ.get("TASKFORCE_SECRET_FILE", "var/secret_key"))
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def _db(settings: Settings):
+    from taskforce.db import Database
+
+    return Database(settings.database_url, pool_size=2)
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema."""
+    from taskforce import migrate as migrations
+
+    settings = load_settings()
+    migrations.upgrade(settings.database_url)
+    typer.echo(f"database at head: {settings.database_url}")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="Address to listen on (default 127.0.0.1)."),
+    port: int = typer.Option(None, help="Port (default 8000)."),
+    workers: int = typer.Option(1, help="API processes."),
+    no_dispatcher: bool = typer.Option(False, "--no-dispatcher", help="Run no callback dispatcher here."),
+) -> None:
+    """Serve the API and the web app."""
+    import uvicorn
+
+    settings = load_settings()
+    if no_dispatcher:
+        settings.run_dispatcher = False
+    host = host or settings.host
+    port = port or settings.port
+    # Children read their settings from the environment, so pass what we decided on.
+    os.environ["TASKFORCE_SECRET_KEY"] = settings.secret_key
+    os.environ["TASKFORCE_RUN_DISPATCHER"] = "true" if settings.run_dispatcher else "false"
+    typer.echo(f"Taskforce on http://{host}:{port}  (database: {settings.database_url})")
+    uvicorn.run("taskforce.cli:app_from_env", factory=True, host=host, port=port, workers=workers,
+                loop="uvloop", http="httptools", log_level="warning", access_log=False)
+
+
+def app_from_env():
+    """The ASGI app for uvicorn's workers, built from the environment."""
+    from taskforce.app import create_app
+
+    return create_app(load_settings())
+
+
+@app.command()
+def dispatch() -> None:
+    """Run the callback dispatcher alone (no HTTP server)."""
+    import asyncio
+
+    from taskforce.app_state import AppState
+    from taskforce.callbacks import runtime
+    from taskforce.db import Database
+
+    settings = load_settings()
+    state = AppState(settings=settings, db=Database(settings.database_url))
+
+    async def main() -> None:
+        await asyncio.gather(*(loop(state) for loop in runtime.loops()))
+
+    typer.echo("dispatcher running; Ctrl-C stops it")
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+
+
+@customers_cli.command("create")
+def customers_create(name: str) -> None:
+    """Create a customer (with its callback auth key and signing secret)."""
+    from taskforce import customers
+
+    settings = load_settings()
+    with _db(settings).write() as conn:
+        customer_id = customers.create_customer(conn, name)
+        row = customers.find_customer(conn, str(customer_id))
+    typer.echo(f"customer {customer_id}: {name}")
+    typer.echo(f"callback auth key: {row['callback_auth_key']}")
+
+
+@customers_cli.command("show")
+def customers_show(customer: str) -> None:
+    """Show a customer's callback auth key and signing secret."""
+    from taskforce import customers
+
+    with _db(load_settings()).read() as conn:
+        row = customers.find_customer(conn, customer)
+    typer.echo(f"customer {row['id']}: {row['name']}")
+    typer.echo(f"callback auth key: {row['callback_auth_key']}")
+    typer.echo(f"signing secret:    {row['signing_secret']}")
+
+
+@customers_cli.command("rotate")
+def customers_rotate(
+    customer: str,
+    callback_auth_key: bool = typer.Option(False, "--callback-auth-key", help="Rotate the callback auth key."),
+    signing_secret: bool = typer.Option(False, "--signing-secret", help="Rotate the signing secret."),
+) -> None:
+    """Rotate a customer's callback auth key and/or signing secret."""
+    from taskforce import customers
+
+    settings = load_settings()
+    if not (callback_auth_key or signing_secret):
+        raise typer.BadParameter("say --callback-auth-key, --signing-secret or both")
+    with _db(settings).write() as conn:
+        row = customers.find_customer(conn, customer)
+        if callback_auth_key:
+            typer.echo(f"callback auth key: {customers.rotate_callback_auth_key(conn, row['id'])}")
+        if signing_secret:
+            secret = customers.rotate_signing_secret(conn, row["id"], grace_seconds=settings.signing_secret_grace_seconds)
+            typer.echo(f"signing secret:    {secret} (the old one signs too for "
+                       f"{settings.signing_secret_grace_seconds // 3600} h)")
+
+
+@keys_cli.command("create")
+def keys_create(
+    customer: str,
+    live: bool = typer.Option(False, "--live", help="A live key (tasks go to people)."),
+    test: bool = typer.Option(False, "--test", help="A test key (a simulated worker answers)."),
+) -> None:
+    """Create an API key; it is printed once and stored only as a hash."""
+    from taskforce import customers
+
+    if live == test:
+        raise typer.BadParameter("say exactly one of --live or --test")
+    with _db(load_settings()).write() as conn:
+        row = customers.find_customer(conn, customer)
+        key = customers.create_api_key(conn, row["id"], "live" if live else "test")
+    typer.echo(key)
+
+
+@keys_cli.command("revoke")
+def keys_revoke(prefix: str) -> None:
+    """Revoke the key that starts with PREFIX (its first 13 characters, as lists show)."""
+    from taskforce import customers
+
+    with _db(load_settings()).write() as conn:
+        done = customers.revoke_api_key(conn, prefix)
+    if not done:
+        typer.echo(f"no active key starts with {prefix!r}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {prefix}")
+
+
+def _password(password: str | None) -> str:
+    return password or typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@workers_cli.command("create")
+def workers_create(email: str, password: str = typer.Option(None, help="Prompted for when not given.")) -> None:
+    """Create a worker account."""
+    from taskforce import accounts
+
+    with _db(load_settings()).write() as conn:
+        user_id = accounts.create_user(conn, email, _password(password), "worker")
+    typer.echo(f"worker {user_id}: {email}")
+
+
+@workers_cli.command("deactivate")
+def workers_deactivate(email: str) -> None:
+    """Stop a worker from signing in or submitting."""
+    from taskforce import accounts
+
+    with _db(load_settings()).write() as conn:
+        accounts.set_active(conn, accounts.find_by_email(conn, email)["id"], False)
+    typer.echo(f"deactivated {email}")
+
+
+@users_cli.command("create-operator")
+def users_create_operator(email: str, password: str = typer.Option(None)) -> None:
+    """Create an operator (runs the workforce and the customers)."""
+    from taskforce import accounts
+
+    with _db(load_settings()).write() as conn:
+        user_id = accounts.create_user(conn, email, _password(password), "operator")
+    typer.echo(f"operator {user_id}: {email}")
+
+
+@users_cli.command("invite")
+def users_invite(customer: str, email: str, password: str = typer.Option(None)) -> None:
+    """Create a dashboard user for a customer."""
+    from taskforce import accounts, customers
+
+    with _db(load_settings()).write() as conn:
+        row = customers.find_customer(conn, customer)
+        user_id = accounts.create_user(conn, email, _password(password), "customer", customer_id=row["id"])
+    typer.echo(f"customer user {user_id}: {email} ({row['name']})")
+
+
+DEMO_PASSWORD = "taskforce-demo"
+
+
+@app.command()
+def demo() -> None:
+    """Create the demo customer, its keys and demo sign-ins, once; prints the keys that one time."""
+    from sqlalchemy import select
+
+    from taskforce import accounts, customers
+    from taskforce.models import customers as customers_table
+
+    with _db(load_settings()).write() as conn:
+        if conn.execute(select(customers_table.c.id).where(customers_table.c.name == "demo")).first():
+            typer.echo("demo account exists (keys were printed when it was made; "
+                       "`taskforce keys create demo --live` makes another)")
+            return
+        customer_id = customers.create_customer(conn, "demo")
+        live = customers.create_api_key(conn, customer_id, "live")
+        test = customers.create_api_key(conn, customer_id, "test")
+        accounts.create_user(conn, "customer@demo.test", DEMO_PASSWORD, "customer", customer_id=customer_id)
+        accounts.create_user(conn, "worker@demo.test", DEMO_PASSWORD, "worker")
+        accounts.create_user(conn, "operator@demo.test", DEMO_PASSWORD, "operator")
+    typer.echo("Demo account created. These keys are shown only now:")
+    typer.echo(f"  live API key: {live}")
+    typer.echo(f"  test API key: {test}")
+    typer.echo(f"Sign-ins (password {DEMO_PASSWORD}): customer@demo.test, worker@demo.test, operator@demo.test")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""Settings, built once (by the CLI or a test) and passed down; never read at import time."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TASKFORCE_", extra="ignore")
+
+    #: SQLAlchemy URL. SQLite by default (zero set-up); ``postgresql+psycopg://…`` for many processes.
+    database_url: str = "sqlite:///var/taskforce.db"
+    #: Signs session cookies and CSRF tokens. The CLI generates and stores one when unset.
+    secret_key: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    #: Largest request body the API accepts (bytes) before answering 413.
+    max_body_bytes: int = 1024 * 1024
+
+    #: How long a worker holds a claimed task before it becomes claimable again (seconds).
+    lease_seconds: int = 600
+    #: Web sessions expire after this many seconds of inactivity.
+    session_max_age: int = 8 * 3600
+
+    #: Run the callback dispatcher (and the test-mode simulated worker) inside ``serve``.
+    run_dispatcher: bool = True
+    callback_timeout_seconds: float = 15.0
+    callback_max_attempts: int = 20
+    callback_concurrency: int = 64
+    #: Networks callbacks may be delivered to even though they are not public (CIDR list).
+    callback_allowed_networks: list[str] = Field(default_factory=list)
+    #: Seconds after creation that the simulated worker completes a test-mode task.
+    test_mode_delay_seconds: float = 1.0
+    #: Seconds the previous signing secret keeps signing after a rotation.
+    signing_secret_grace_seconds: int = 24 * 3600
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

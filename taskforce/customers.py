@@ -1,0 +1,124 @@
+"""Customers, their API keys and their callback secrets."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection
+
+from taskforce import ids
+from taskforce.clock import now_ms
+from taskforce.errors import NotFound, Unauthorized
+from taskforce.models import api_keys, customers
+
+MODES = ("live", "test")
+
+
+@dataclass(frozen=True)
+class ApiPrincipal:
+    """Who an API request acts for: a customer, in live or test mode."""
+
+    customer_id: int
+    key_id: int
+    is_test: bool
+
+
+def create_customer(conn: Connection, name: str, *, now: int | None = None) -> int:
+    return conn.execute(
+        insert(customers).values(
+            name=name,
+            callback_auth_key=ids.new_callback_auth_key(),
+            signing_secret=ids.new_signing_secret(),
+            active=True,
+            created_at=now if now is not None else now_ms(),
+        )
+    ).inserted_primary_key[0]
+
+
+def find_customer(conn: Connection, ref: str) -> dict[str, Any]:
+    """A customer by id or by exact name."""
+    query = select(customers)
+    query = query.where(customers.c.id == int(ref)) if ref.isdigit() else query.where(customers.c.name == ref)
+    row = conn.execute(query).mappings().first()
+    if row is None:
+        raise NotFound(f"no customer {ref!r}")
+    return dict(row)
+
+
+def create_api_key(conn: Connection, customer_id: int, mode: str, *, now: int | None = None) -> str:
+    """Mint a key; returns it in full (the only time it exists in clear)."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}")
+    key = ids.new_api_key(mode)
+    conn.execute(
+        insert(api_keys).values(
+            customer_id=customer_id,
+            mode=mode,
+            prefix=ids.api_key_prefix(key),
+            key_hash=ids.hash_api_key(key),
+            last4=key[-4:],
+            created_at=now if now is not None else now_ms(),
+        )
+    )
+    return key
+
+
+def revoke_api_key(conn: Connection, prefix: str, *, customer_id: int | None = None,
+                   now: int | None = None) -> bool:
+    query = update(api_keys).where(api_keys.c.prefix == prefix[: ids.API_KEY_PREFIX_LEN],
+                                   api_keys.c.revoked_at.is_(None))
+    if customer_id is not None:
+        query = query.where(api_keys.c.customer_id == customer_id)
+    return bool(conn.execute(query.values(revoked_at=now if now is not None else now_ms())).rowcount)
+
+
+#: last_used_at is written at most this often per key, so reads do not all become writes.
+LAST_USED_RESOLUTION_MS = 60_000
+
+
+def authenticate(conn: Connection, key: str) -> tuple[ApiPrincipal, int | None]:
+    """The principal for an API key, and its last_used_at; Unauthorized if unknown or revoked."""
+    if not key.startswith(("live_", "test_")) or len(key) > 100:
+        raise Unauthorized("invalid API key")
+    row = conn.execute(
+        select(api_keys.c.id, api_keys.c.customer_id, api_keys.c.mode, api_keys.c.key_hash,
+               api_keys.c.revoked_at, api_keys.c.last_used_at, customers.c.active)
+        .join(customers, customers.c.id == api_keys.c.customer_id)
+        .where(api_keys.c.prefix == ids.api_key_prefix(key))
+    ).first()
+    if row is None or not hmac.compare_digest(row.key_hash, ids.hash_api_key(key)):
+        raise Unauthorized("invalid API key")
+    if row.revoked_at is not None:
+        raise Unauthorized("this API key has been revoked")
+    if not row.active:
+        raise Unauthorized("this account is deactivated")
+    return ApiPrincipal(row.customer_id, row.id, row.mode == "test"), row.last_used_at
+
+
+def touch_api_key(conn: Connection, key_id: int, *, now: int) -> None:
+    conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=now))
+
+
+def rotate_callback_auth_key(conn: Connection, customer_id: int) -> str:
+    key = ids.new_callback_auth_key()
+    conn.execute(update(customers).where(customers.c.id == customer_id).values(callback_auth_key=key))
+    return key
+
+
+def rotate_signing_secret(conn: Connection, customer_id: int, *, grace_seconds: int,
+                          now: int | None = None) -> str:
+    """New secret; the old one keeps signing (alongside) for ``grace_seconds``."""
+    now = now if now is not None else now_ms()
+    old = conn.execute(select(customers.c.signing_secret).where(customers.c.id == customer_id)).scalar_one()
+    secret = ids.new_signing_secret()
+    conn.execute(
+        update(customers).where(customers.c.id == customer_id).values(
+            signing_secret=secret,
+            previous_signing_secret=old,
+            previous_secret_expires_at=now + grace_seconds * 1000,
+        )
+    )
+    return secret

@@ -1,0 +1,208 @@
+"""The tables. Times are integer milliseconds since the Unix epoch (UTC) on both backends:
+exact to the millisecond the API prints, compared and indexed the same way on SQLite and
+PostgreSQL, with no time-zone conversion anywhere (docs/decisions.md)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+Millis = BigInteger
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False),
+    #: Sent as ``scale-callback-auth`` on every callback (the seed's "Live Callback Auth Key").
+    Column("callback_auth_key", String(64), nullable=False),
+    #: Standard Webhooks signing secret, ``whsec_<base64>``.
+    Column("signing_secret", String(100), nullable=False),
+    #: After a rotation the old secret keeps signing until ``previous_secret_expires_at``.
+    Column("previous_signing_secret", String(100)),
+    Column("previous_secret_expires_at", Millis),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    Column("created_at", Millis, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("customer_id", Integer, ForeignKey("customers.id"), nullable=False, index=True),
+    #: ``live`` or ``test``; test keys make tasks that a simulated worker answers.
+    Column("mode", String(4), nullable=False),
+    #: The first characters of the key, shown in lists and used to find the row.
+    Column("prefix", String(16), nullable=False, unique=True),
+    #: SHA-256 of the whole key (keys are 192 random bits: no slow hash needed).
+    Column("key_hash", String(64), nullable=False),
+    Column("last4", String(4), nullable=False),
+    Column("created_at", Millis, nullable=False),
+    Column("last_used_at", Millis),
+    Column("revoked_at", Millis),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("password_hash", String(200), nullable=False),
+    #: ``worker`` answers tasks; ``operator`` runs the workforce; ``customer`` uses the dashboard.
+    Column("role", String(16), nullable=False),
+    #: Set for customer users only: every dashboard query is scoped to it.
+    Column("customer_id", Integer, ForeignKey("customers.id"), index=True),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    Column("created_at", Millis, nullable=False),
+    Column("last_login_at", Millis),
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    #: 24 lowercase hex characters: 4 bytes of creation time, 8 random.
+    Column("id", String(24), primary_key=True),
+    Column("customer_id", Integer, ForeignKey("customers.id"), nullable=False),
+    Column("is_test", Boolean, nullable=False),
+    Column("type", String(32), nullable=False),
+    #: ``pending`` | ``completed`` | ``canceled`` (tasks/status.py).
+    Column("status", String(16), nullable=False),
+    Column("urgency", String(16), nullable=False),
+    #: 0 immediate, 1 day, 2 week: the queue orders by it.
+    Column("priority", SmallInteger, nullable=False),
+    Column("instruction", Text, nullable=False),
+    Column("callback_url", Text, nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("metadata", JSON, nullable=False),
+    Column("response", JSON),
+    Column("created_at", Millis, nullable=False),
+    Column("completed_at", Millis),
+    Column("canceled_at", Millis),
+    #: The current lease: who holds the task, the token their submission must carry, until when.
+    Column("lease_worker_id", Integer, ForeignKey("users.id")),
+    Column("lease_token", String(32)),
+    Column("lease_expires_at", Millis),
+    Column("completed_by", Integer, ForeignKey("users.id")),
+    #: Null while the callback is owed or being retried; then whether it was delivered.
+    Column("callback_succeeded", Boolean),
+    #: Later clients (scaleapi 2.x) group tasks by project and batch and de-duplicate by unique_id.
+    Column("project", String(200)),
+    Column("batch", String(200)),
+    Column("unique_id", String(200)),
+    Index("uq_tasks_unique_id", "customer_id", "is_test", "unique_id", unique=True),
+    # The customer's list, newest first, keyset-paginated on (created_at, id).
+    Index("ix_tasks_customer_list", "customer_id", "is_test", "created_at", "id"),
+    Index("ix_tasks_customer_status", "customer_id", "is_test", "status", "created_at", "id"),
+    Index("ix_tasks_customer_type", "customer_id", "is_test", "type", "created_at", "id"),
+    # The work queue: only pending live tasks, in the order they are handed out.
+    Index(
+        "ix_tasks_queue",
+        "priority",
+        "created_at",
+        "id",
+        sqlite_where=text("status = 'pending' AND is_test = 0"),
+        postgresql_where=text("status = 'pending' AND is_test = false"),
+    ),
+    Index(
+        "ix_tasks_test_pending",
+        "created_at",
+        sqlite_where=text("status = 'pending' AND is_test = 1"),
+        postgresql_where=text("status = 'pending' AND is_test = true"),
+    ),
+    Index("ix_tasks_completed_by", "completed_by", "completed_at"),
+)
+
+#: A worker who skipped a task is not offered it again.
+task_skips = Table(
+    "task_skips",
+    metadata,
+    Column("task_id", String(24), ForeignKey("tasks.id"), primary_key=True),
+    Column("worker_id", Integer, ForeignKey("users.id"), primary_key=True),
+    Column("skipped_at", Millis, nullable=False),
+)
+
+#: One row per lease handed out: the history behind the operator's per-worker figures.
+assignments = Table(
+    "assignments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("task_id", String(24), ForeignKey("tasks.id"), nullable=False, index=True),
+    Column("worker_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("lease_token", String(32), nullable=False, unique=True),
+    Column("claimed_at", Millis, nullable=False),
+    Column("finished_at", Millis),
+    #: Null while held; then ``submitted`` | ``skipped`` | ``expired`` | ``released`` | ``canceled``.
+    Column("outcome", String(16)),
+    Index("ix_assignments_worker", "worker_id", "claimed_at"),
+)
+
+#: The transactional outbox: one row per callback owed, written with the completion.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("task_id", String(24), ForeignKey("tasks.id"), nullable=False, index=True),
+    Column("customer_id", Integer, ForeignKey("customers.id"), nullable=False),
+    #: ``webhook-id``: the same on every attempt, so receivers can de-duplicate.
+    Column("webhook_id", String(40), nullable=False, unique=True),
+    Column("url", Text, nullable=False),
+    #: The exact bytes POSTed, frozen at completion so every retry sends the same body.
+    Column("body", Text, nullable=False),
+    #: ``pending`` | ``delivered`` | ``failed`` (gave up).
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    #: When the next attempt is due; a dispatcher claims a row by pushing it forward.
+    Column("next_attempt_at", Millis, nullable=False),
+    Column("created_at", Millis, nullable=False),
+    Column("delivered_at", Millis),
+    Column("last_status_code", Integer),
+    Column("last_error", Text),
+    Index(
+        "ix_deliveries_due",
+        "next_attempt_at",
+        sqlite_where=text("status = 'pending'"),
+        postgresql_where=text("status = 'pending'"),
+    ),
+    Index("ix_deliveries_customer", "customer_id", "created_at"),
+)
+
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("delivery_id", Integer, ForeignKey("deliveries.id"), nullable=False, index=True),
+    Column("attempted_at", Millis, nullable=False),
+    Column("status_code", Integer),
+    Column("latency_ms", Integer),
+    Column("error", Text),
+)
+
+#: Operator-controlled switches (for example self sign-up), one row per name.
+site_settings = Table(
+    "site_settings",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", JSON, nullable=False),
+)

@@ -1,0 +1,180 @@
+"""What every task type shares: the common create parameters, the attachment rules, turning
+pydantic's errors into one ``InvalidParameter`` that names the parameter, and ``TaskType``."""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, ValidationError
+
+from taskforce.errors import InvalidParameter
+
+ATTACHMENT_TYPES = ("text", "image", "video", "audio", "website", "pdf")
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL; refuse it everywhere so both backends behave alike.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+def is_http_url(value: str) -> bool:
+    """An absolute http(s) URL with a host: the only kind we ever fetch, link or embed."""
+    if any(c in value for c in "\x00\r\n\t ") or value != value.strip():
+        return False
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _http_url(value: str) -> str:
+    if not is_http_url(value):
+        raise ValueError("must be an absolute http:// or https:// URL")
+    return value
+
+
+Str = Annotated[StrictStr, AfterValidator(_no_nul)]
+NonEmptyStr = Annotated[StrictStr, AfterValidator(_no_nul), AfterValidator(_not_blank)]
+HttpUrl = Annotated[StrictStr, AfterValidator(_no_nul), AfterValidator(_http_url)]
+AttachmentType = Literal["text", "image", "video", "audio", "website", "pdf"]
+FieldMap = dict[NonEmptyStr, Str]
+
+
+class CreateParams(BaseModel):
+    """Parameters every create endpoint takes. Subclasses add the type's own."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
+
+    #: Field names stored in the task's ``params`` object, in the seed's order.
+    PARAMS: ClassVar[tuple[str, ...]] = ()
+
+    callback_url: HttpUrl = Field(description="Absolute http(s) URL POSTed when the task completes.")
+    instruction: NonEmptyStr = Field(description="Plaintext instruction shown to the worker.")
+    urgency: Literal["immediate", "day", "week"] = Field("day", description="Queue priority.")
+    metadata: dict[str, Any] = Field(
+        default_factory=dict, description="Any JSON object; returned on the task as given."
+    )
+
+    def task_params(self) -> dict[str, Any]:
+        """The ``params`` object: the type's parameters that were given, nothing else."""
+        out: dict[str, Any] = {}
+        for name in self.PARAMS:
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        return out
+
+
+def check_attachment(param: str, attachment_type: str | None, attachment: str) -> None:
+    """Non-text attachments must be absolute http(s) URLs (never ``javascript:`` or ``data:``)."""
+    if attachment_type != "text" and not is_http_url(attachment):
+        raise ValueError(f"{param} must be an absolute http:// or https:// URL "
+                         f"when attachment_type is {attachment_type!r}")
+
+
+_MESSAGES = {
+    "missing": "is required",
+    "string_type": "must be a string",
+    "list_type": "must be an array",
+    "dict_type": "must be an object",
+    "bool_type": "must be a boolean (true or false)",
+    "bool_parsing": "must be a boolean (true or false)",
+    "too_short": None,  # pydantic's message names the minimum
+}
+
+
+def _loc_name(loc: tuple[Any, ...]) -> str:
+    name = ""
+    for part in loc:
+        if isinstance(part, int):
+            name += f"[{part}]"
+        elif name:
+            # pydantic reports a bad dict key as "[key]" under "[key-part]"; keep it readable.
+            name += "[key]" if part == "[key]" else f"[{part}]"
+        else:
+            name = str(part)
+    return name
+
+
+def raise_invalid(exc: ValidationError) -> typing.NoReturn:
+    err = exc.errors(include_url=False)[0]
+    loc = tuple(err.get("loc", ()))
+    kind = err.get("type", "")
+    if kind == "value_error":
+        problem = str(err.get("ctx", {}).get("error", err.get("msg", "")))
+    elif kind == "literal_error":
+        problem = "must be one of " + str(err.get("ctx", {}).get("expected", ""))
+    else:
+        problem = _MESSAGES.get(kind) or err.get("msg", "is invalid")
+    # Model-level checks (model_validator) carry the parameter at the start of their message.
+    if not loc and " " in problem:
+        param, _, rest = problem.partition(" ")
+        raise InvalidParameter(param, rest)
+    raise InvalidParameter(_loc_name(loc), problem)
+
+
+# -- how a parameter is decoded from a form body: by its declared type, never by its keys --
+
+Kind = Literal["scalar", "bool", "array", "dict", "object"]
+
+
+def _kind_of(annotation: Any) -> Kind:
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _kind_of(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        kinds = {_kind_of(a) for a in get_args(annotation) if a is not type(None)}
+        return kinds.pop() if len(kinds) == 1 else "scalar"
+    if origin is list or annotation is list:
+        return "array"
+    if origin is dict or annotation is dict:
+        args = get_args(annotation)
+        return "object" if args and args[1] is Any else "dict"
+    if annotation is bool:
+        return "bool"
+    return "scalar"
+
+
+def param_kinds(model: type[BaseModel]) -> dict[str, Kind]:
+    return {name: _kind_of(f.annotation) for name, f in model.model_fields.items()}
+
+
+@dataclass(frozen=True)
+class TaskType:
+    """One kind of task: its name, endpoints, parameters, and how answers are checked."""
+
+    #: The task object's ``type``.
+    name: str
+    #: Path segments under ``/v1/task/`` that create it.
+    endpoints: tuple[str, ...]
+    params_model: type[CreateParams]
+    #: Checks a worker's answer against the task's params; returns the stored ``response``.
+    validate_response: Callable[[Mapping[str, Any], Mapping[str, Any]], dict[str, Any]]
+    #: A valid answer chosen deterministically from the task (test mode's simulated worker).
+    simulated_response: Callable[[str, Mapping[str, Any]], dict[str, Any]]
+    summary: str = ""
+    kinds: dict[str, Kind] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kinds", param_kinds(self.params_model))
+
+    def parse(self, data: Mapping[str, Any]) -> CreateParams:
+        try:
+            return self.params_model.model_validate(data)
+        except ValidationError as exc:
+            raise_invalid(exc)

@@ -1,0 +1,33 @@
+"""The task object as the API prints it (seed: "Task Object")."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from taskforce.clock import format_ms
+
+#: Columns needed to print a task; queries select these and nothing more.
+TASK_COLUMNS = (
+    "id", "type", "status", "urgency", "instruction", "callback_url", "params", "metadata",
+    "response", "created_at", "completed_at", "callback_succeeded",
+)
+
+
+def task_object(row: Mapping[str, Any]) -> dict[str, Any]:
+    obj: dict[str, Any] = {
+        "task_id": row["id"],
+        "created_at": format_ms(row["created_at"]),
+        "callback_url": row["callback_url"],
+        "type": row["type"],
+        "status": row["status"],
+        "instruction": row["instruction"],
+        "urgency": row["urgency"],
+        "params": row["params"],
+        "metadata": row["metadata"],
+    }
+    if row["status"] == "completed":
+        obj["completed_at"] = format_ms(row["completed_at"])
+        obj["response"] = row["response"]
+        obj["callback_succeeded"] = row["callback_succeeded"]
+    return obj

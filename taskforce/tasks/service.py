@@ -1,0 +1,287 @@
+"""Everything that changes a task goes through here. Each function takes the connection of the
+caller's unit of work and never commits: the caller's ``with db.write()`` block does.
+
+State changes are guarded UPDATEs: the WHERE clause states what must still be true, and zero rows
+changed means something else got there first (a cancel, another worker, an expired lease). The
+database settles every race, on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, exists, insert, or_, select, update
+from sqlalchemy.engine import Connection
+
+from taskforce import ids
+from taskforce.callbacks import outbox
+from taskforce.clock import now_ms
+from taskforce.errors import LeaseLost, NotCancelable, NotFound
+from taskforce.models import assignments, task_skips, tasks
+from taskforce.task_types import REGISTRY
+from taskforce.task_types.base import CreateParams, TaskType
+from taskforce.tasks.representation import TASK_COLUMNS
+from taskforce.tasks.status import PRIORITY, Status
+
+_task_cols = [tasks.c[name] for name in TASK_COLUMNS]
+
+
+def create(
+    conn: Connection,
+    *,
+    customer_id: int,
+    is_test: bool,
+    task_type: TaskType,
+    params: CreateParams,
+    now: int | None = None,
+) -> dict[str, Any]:
+    """Insert a pending task; returns the row as ``task_object`` wants it."""
+    row = {
+        "id": ids.new_task_id(),
+        "customer_id": customer_id,
+        "is_test": is_test,
+        "type": task_type.name,
+        "status": Status.PENDING.value,
+        "urgency": params.urgency,
+        "priority": PRIORITY[params.urgency],
+        "instruction": params.instruction,
+        "callback_url": params.callback_url,
+        "params": params.task_params(),
+        "metadata": params.metadata,
+        "response": None,
+        "created_at": now if now is not None else now_ms(),
+        "completed_at": None,
+        "callback_succeeded": None,
+    }
+    conn.execute(insert(tasks), row)
+    return row
+
+
+def get(
+    conn: Connection, task_id: str, *, customer_id: int | None = None, is_test: bool | None = None
+) -> dict[str, Any]:
+    """The task, seen from a customer (scoped) or from the workforce (unscoped)."""
+    query = select(*_task_cols, tasks.c.customer_id, tasks.c.is_test).where(tasks.c.id == task_id)
+    if customer_id is not None:
+        query = query.where(tasks.c.customer_id == customer_id)
+    if is_test is not None:
+        query = query.where(tasks.c.is_test == is_test)
+    row = conn.execute(query).mappings().first()
+    if row is None:
+        raise NotFound(f"no task with task_id {task_id!r}")
+    return dict(row)
+
+
+def cancel(
+    conn: Connection, task_id: str, *, customer_id: int, is_test: bool | None, now: int | None = None
+) -> dict[str, Any]:
+    now = now if now is not None else now_ms()
+    scope = [tasks.c.id == task_id, tasks.c.customer_id == customer_id]
+    if is_test is not None:
+        scope.append(tasks.c.is_test == is_test)
+    changed = conn.execute(
+        update(tasks)
+        .where(*scope, tasks.c.status == Status.PENDING.value)
+        .values(status=Status.CANCELED.value, canceled_at=now,
+                lease_worker_id=None, lease_token=None, lease_expires_at=None)
+    ).rowcount
+    if not changed:
+        current = get(conn, task_id, customer_id=customer_id, is_test=is_test)  # 404 if not ours
+        raise NotCancelable(
+            f"task {task_id} is {current['status']}; only pending tasks can be canceled"
+        )
+    conn.execute(
+        update(assignments)
+        .where(assignments.c.task_id == task_id, assignments.c.outcome.is_(None))
+        .values(outcome="canceled", finished_at=now)
+    )
+    return get(conn, task_id, customer_id=customer_id)
+
+
+# -- the workforce side ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Lease:
+    task_id: str
+    token: str
+    expires_at: int
+
+
+def _claimable(now: int):
+    return and_(
+        tasks.c.status == Status.PENDING.value,
+        tasks.c.is_test == False,  # noqa: E712 - "= 0" matches the partial index
+        or_(tasks.c.lease_expires_at.is_(None), tasks.c.lease_expires_at < now),
+    )
+
+
+def current_lease(conn: Connection, worker_id: int, *, now: int | None = None) -> Lease | None:
+    """The unexpired lease this worker already holds, if any (a worker holds one task at a time)."""
+    now = now if now is not None else now_ms()
+    row = conn.execute(
+        select(tasks.c.id, tasks.c.lease_token, tasks.c.lease_expires_at).where(
+            tasks.c.lease_worker_id == worker_id,
+            tasks.c.status == Status.PENDING.value,
+            tasks.c.lease_expires_at >= now,
+        ).limit(1)
+    ).first()
+    return Lease(row.id, row.lease_token, row.lease_expires_at) if row else None
+
+
+def claim(
+    conn: Connection, worker_id: int, *, lease_seconds: int, now: int | None = None
+) -> Lease | None:
+    """Lease the next task to this worker: urgent first, then oldest; None when the queue is empty.
+
+    The caller's transaction must be a write (``BEGIN IMMEDIATE`` on SQLite, which serialises
+    claimers); on PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets concurrent claimers pass each other.
+    """
+    now = now if now is not None else now_ms()
+    held = current_lease(conn, worker_id, now=now)
+    if held is not None:
+        return held
+    skipped = exists().where(task_skips.c.task_id == tasks.c.id, task_skips.c.worker_id == worker_id)
+    query = (
+        select(tasks.c.id)
+        .where(_claimable(now), ~skipped)
+        .order_by(tasks.c.priority, tasks.c.created_at, tasks.c.id)
+        .limit(1)
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    for _ in range(3):
+        task_id = conn.execute(query).scalar()
+        if task_id is None:
+            return None
+        token = ids.new_lease_token()
+        expires = now + lease_seconds * 1000
+        changed = conn.execute(
+            update(tasks)
+            .where(tasks.c.id == task_id, _claimable(now))
+            .values(lease_worker_id=worker_id, lease_token=token, lease_expires_at=expires)
+        ).rowcount
+        if changed:
+            # A lease that ran out on someone else is closed in the history as expired.
+            conn.execute(
+                update(assignments)
+                .where(assignments.c.task_id == task_id, assignments.c.outcome.is_(None))
+                .values(outcome="expired", finished_at=now)
+            )
+            conn.execute(
+                insert(assignments).values(
+                    task_id=task_id, worker_id=worker_id, lease_token=token, claimed_at=now
+                )
+            )
+            return Lease(task_id, token, expires)
+    return None
+
+
+def _lease_lost(conn: Connection, task_id: str, worker_id: int, token: str, now: int) -> LeaseLost:
+    row = conn.execute(
+        select(tasks.c.status, tasks.c.lease_token, tasks.c.lease_worker_id,
+               tasks.c.lease_expires_at).where(tasks.c.id == task_id)
+    ).first()
+    if row is None:
+        return LeaseLost("This task no longer exists.")
+    if row.status == Status.CANCELED.value:
+        return LeaseLost("The customer canceled this task; your answer was not needed.")
+    if row.status == Status.COMPLETED.value:
+        return LeaseLost("This task was already completed.")
+    if row.lease_token != token and row.lease_token is not None and row.lease_expires_at >= now:
+        return LeaseLost("Your time on this task ran out and another worker has taken it.")
+    return LeaseLost("Your time on this task ran out; the task went back to the queue.")
+
+
+def _finish_assignment(conn: Connection, token: str, outcome: str, now: int) -> None:
+    conn.execute(
+        update(assignments)
+        .where(assignments.c.lease_token == token, assignments.c.outcome.is_(None))
+        .values(outcome=outcome, finished_at=now)
+    )
+
+
+def release(conn: Connection, task_id: str, worker_id: int, token: str, *, skip: bool,
+            now: int | None = None) -> None:
+    """Give the task back to the queue; with ``skip`` this worker is not offered it again."""
+    now = now if now is not None else now_ms()
+    changed = conn.execute(
+        update(tasks)
+        .where(tasks.c.id == task_id, tasks.c.lease_token == token,
+               tasks.c.lease_worker_id == worker_id, tasks.c.status == Status.PENDING.value)
+        .values(lease_worker_id=None, lease_token=None, lease_expires_at=None)
+    ).rowcount
+    if skip:
+        already = conn.execute(
+            select(task_skips.c.task_id).where(task_skips.c.task_id == task_id,
+                                               task_skips.c.worker_id == worker_id)
+        ).first()
+        if already is None:
+            conn.execute(insert(task_skips).values(task_id=task_id, worker_id=worker_id, skipped_at=now))
+    if changed:
+        _finish_assignment(conn, token, "skipped" if skip else "released", now)
+
+
+def operator_release(conn: Connection, task_id: str, *, now: int | None = None) -> bool:
+    """An operator frees a stuck lease; returns whether there was one."""
+    now = now if now is not None else now_ms()
+    changed = conn.execute(
+        update(tasks)
+        .where(tasks.c.id == task_id, tasks.c.status == Status.PENDING.value,
+               tasks.c.lease_token.is_not(None))
+        .values(lease_worker_id=None, lease_token=None, lease_expires_at=None)
+    ).rowcount
+    conn.execute(
+        update(assignments)
+        .where(assignments.c.task_id == task_id, assignments.c.outcome.is_(None))
+        .values(outcome="released", finished_at=now)
+    )
+    return bool(changed)
+
+
+def complete(
+    conn: Connection,
+    task_id: str,
+    answer: Mapping[str, Any],
+    *,
+    worker_id: int | None,
+    lease_token: str | None,
+    now: int | None = None,
+) -> dict[str, Any]:
+    """Validate the answer against the task's type, complete the task and owe its callback.
+
+    A worker must hold the current, unexpired lease. ``worker_id=None`` is the test-mode
+    simulated worker, which completes test tasks without a lease.
+    """
+    now = now if now is not None else now_ms()
+    row = conn.execute(
+        select(tasks.c.type, tasks.c.params, tasks.c.is_test).where(tasks.c.id == task_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"no task with task_id {task_id!r}")
+    response = REGISTRY.get(row.type).validate_response(row.params, answer)
+
+    guard = [tasks.c.id == task_id, tasks.c.status == Status.PENDING.value]
+    if worker_id is None:
+        guard.append(tasks.c.is_test == True)  # noqa: E712
+    else:
+        guard += [tasks.c.lease_token == lease_token, tasks.c.lease_worker_id == worker_id,
+                  tasks.c.lease_expires_at >= now]
+    changed = conn.execute(
+        update(tasks)
+        .where(*guard)
+        .values(status=Status.COMPLETED.value, response=response, completed_at=now,
+                completed_by=worker_id, lease_worker_id=None, lease_token=None,
+                lease_expires_at=None)
+    ).rowcount
+    if not changed:
+        if worker_id is None:
+            raise LeaseLost(f"task {task_id} is no longer pending")
+        raise _lease_lost(conn, task_id, worker_id, lease_token or "", now)
+    if lease_token:
+        _finish_assignment(conn, lease_token, "submitted", now)
+    task = get(conn, task_id)
+    outbox.enqueue(conn, task, now=now)
+    return task

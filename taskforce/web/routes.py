@@ -1,0 +1,46 @@
+"""Mounts the web app: sessions, static files, and each area's pages."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.staticfiles import StaticFiles
+
+from taskforce.app_state import AppState
+from taskforce.web import auth_views, sessions
+from taskforce.web.templating import STATIC_DIR, render
+
+
+def install(app: FastAPI, state: AppState) -> None:
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    app.include_router(auth_views.router)
+    for area in _areas():
+        app.include_router(area.router)
+
+    @app.exception_handler(sessions.LoginRequired)
+    async def _login_required(request: Request, exc: sessions.LoginRequired) -> Response:
+        return RedirectResponse("/login", status_code=303)
+
+    @app.exception_handler(sessions.Forbidden)
+    async def _forbidden(request: Request, exc: sessions.Forbidden) -> HTMLResponse:
+        return render(request, "error.html", status_code=403,
+                      message="Your account may not open this page.")
+
+    secret = state.settings.secret_key or "insecure-development-key"
+    app.add_middleware(SessionMiddleware, secret_key=secret, session_cookie="taskforce_session",
+                       max_age=state.settings.session_max_age, same_site="lax")
+
+
+def _areas() -> list:
+    """Each area of the web app is a module with a ``router``."""
+    import importlib
+
+    areas = []
+    for name in ("worker_views", "operator_views", "dashboard_views"):
+        try:
+            areas.append(importlib.import_module(f"taskforce.web.{name}"))
+        except ModuleNotFoundError as exc:
+            if exc.name != f"taskforce.web.{name}":
+                raise
+    return areas
