@@ -1,5 +1,5 @@
 # The two commands of the README: `make run` and `make test`. Everything else is theirs.
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 export TASKFORCE_DATABASE_URL ?= sqlite:///var/taskforce.db
