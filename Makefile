@@ -2,7 +2,6 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
-export TASKFORCE_DATABASE_URL ?= sqlite:///var/taskforce.db
 
 .PHONY: run test bench clean
 
