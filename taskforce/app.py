@@ -33,7 +33,7 @@ def background_loops(settings: Settings) -> list[BackgroundLoop]:
 
 
 def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
-    state = AppState(settings=settings, db=db or Database(settings.database_url))
+    state = AppState(settings=settings, db=db or Database.for_settings(settings))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

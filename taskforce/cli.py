@@ -74,9 +74,45 @@ def serve(
     # Children read their settings from the environment, so pass what we decided on.
     os.environ["TASKFORCE_SECRET_KEY"] = settings.secret_key
     os.environ["TASKFORCE_RUN_DISPATCHER"] = "true" if settings.run_dispatcher else "false"
-    typer.echo(f"Taskforce on http://{host}:{port}  (database: {settings.database_url})")
+    _size_pools(settings, workers)
+    typer.echo(f"Taskforce on http://{host}:{port}  (database: {settings.database_url}, "
+               f"{workers} process{'es' if workers > 1 else ''})")
     uvicorn.run("taskforce.cli:app_from_env", factory=True, host=host, port=port, workers=workers,
                 loop="uvloop", http="httptools", log_level="warning", access_log=False)
+
+
+#: Connections left for everything that is not this host's API processes (dispatchers, other
+#: hosts' operators, psql, migrations) when the pool of N processes would not fit max_connections.
+_PG_RESERVE = 20
+
+
+def _size_pools(settings: Settings, workers: int) -> None:
+    """Keep N processes × (pool + overflow) within PostgreSQL's max_connections; the children
+    read the result from the environment. SQLite connections are files: nothing to size."""
+    if settings.is_sqlite:
+        return
+    from sqlalchemy import create_engine, text
+
+    per_process = settings.database_pool_size + settings.database_max_overflow
+    try:
+        engine = create_engine(settings.database_url, connect_args={"connect_timeout": 5})
+        with engine.connect() as conn:
+            limit = int(conn.execute(text("SHOW max_connections")).scalar_one())
+            reserved = int(conn.execute(text("SHOW superuser_reserved_connections")).scalar_one())
+        engine.dispose()
+    except Exception as exc:  # noqa: BLE001 - the server may come up later; serve anyway
+        typer.echo(f"warning: could not read max_connections ({exc.__class__.__name__}); "
+                   f"each process may open {per_process} connections", err=True)
+        return
+    budget = max(limit - reserved - _PG_RESERVE, workers * 2)
+    if workers * per_process > budget:
+        per_process = max(2, budget // workers)
+        pool = max(1, per_process // 3)
+        settings.database_pool_size, settings.database_max_overflow = pool, per_process - pool
+        typer.echo(f"{workers} processes × {per_process} connections fit max_connections={limit}: "
+                   f"pool {pool} + overflow {per_process - pool} per process")
+    os.environ["TASKFORCE_DATABASE_POOL_SIZE"] = str(settings.database_pool_size)
+    os.environ["TASKFORCE_DATABASE_MAX_OVERFLOW"] = str(settings.database_max_overflow)
 
 
 def app_from_env():
@@ -96,7 +132,7 @@ def dispatch() -> None:
     from taskforce.db import Database
 
     settings = load_settings()
-    state = AppState(settings=settings, db=Database(settings.database_url))
+    state = AppState(settings=settings, db=Database.for_settings(settings))
 
     async def main() -> None:
         await asyncio.gather(*(loop(state) for loop in runtime.loops()))

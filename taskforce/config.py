@@ -11,6 +11,11 @@ class Settings(BaseSettings):
 
     #: SQLAlchemy URL. SQLite by default (zero set-up); ``postgresql+psycopg://…`` for many processes.
     database_url: str = "sqlite:///var/taskforce.db"
+    #: Connections each process keeps open, and how many more it may open under load. With
+    #: PostgreSQL, every process (API worker, dispatcher) holds up to pool + overflow:
+    #: ``taskforce serve --workers N`` checks N × that against the server's max_connections.
+    database_pool_size: int = 5
+    database_max_overflow: int = 10
     #: Signs session cookies and CSRF tokens. The CLI generates and stores one when unset.
     secret_key: str = ""
     host: str = "127.0.0.1"

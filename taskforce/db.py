@@ -2,21 +2,62 @@
 
 Queries use SQLAlchemy Core on a ``Connection``: one ``with db.write()`` block is one transaction,
 committed when the block ends. Services take the connection and never commit themselves.
+
+A lost database connection is not fatal. The pool pings a connection before handing it out
+(``pool_pre_ping``) and replaces a dead one; a disconnect while starting a unit of work is retried
+once; ``run_write``/``run_read`` re-run the whole unit of work once when the connection dies
+before COMMIT was sent (the transaction was rolled back by the server, so running it again cannot
+apply it twice). A disconnect that is not retried surfaces as ``DatabaseUnavailable`` (HTTP 503,
+JSON like every API error) and the pool throws the broken connection away.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, RootTransaction, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from taskforce.errors import TaskforceError
+
+if TYPE_CHECKING:
+    from taskforce.config import Settings
+
+log = logging.getLogger(__name__)
 
 _IMMEDIATE = "taskforce_immediate"
+T = TypeVar("T")
 
 
-def _make_engine(url: str, pool_size: int) -> Engine:
+class DatabaseUnavailable(TaskforceError):
+    """The database connection was lost and the work could not safely be retried."""
+
+    status_code = 503
+
+    def __init__(self, message: str = "the database is unavailable; retry shortly") -> None:
+        super().__init__(message)
+
+
+class CommitOutcomeUnknown(DatabaseUnavailable):
+    """The connection died during COMMIT: the change may or may not be saved, so never re-run."""
+
+    def __init__(self) -> None:
+        super().__init__("the database connection was lost while saving; the change may or may "
+                         "not have been saved")
+
+
+def is_disconnect(exc: BaseException) -> bool:
+    """Whether SQLAlchemy recognised ``exc`` as a lost connection (it then invalidates it)."""
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def _make_engine(url: str, pool_size: int, max_overflow: int) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
@@ -26,7 +67,7 @@ def _make_engine(url: str, pool_size: int) -> Engine:
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
             pool_size=pool_size,
-            max_overflow=pool_size,
+            max_overflow=max_overflow,
         )
 
         @event.listens_for(engine, "connect")
@@ -54,39 +95,115 @@ def _make_engine(url: str, pool_size: int) -> Engine:
     return create_engine(
         url,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=10,
         pool_pre_ping=True,  # a connection lost while idle is replaced, not fatal
         pool_recycle=1800,
+        # Fail fast when the server is unreachable rather than hanging a request for minutes.
+        connect_args={"connect_timeout": 5},
     )
 
 
 class Database:
     """The one shared state of Taskforce: an engine plus read and write units of work."""
 
-    def __init__(self, url: str, pool_size: int = 8) -> None:
+    def __init__(self, url: str, pool_size: int = 8, max_overflow: int | None = None) -> None:
         self.url = url
-        self.engine = _make_engine(url, pool_size)
+        self.engine = _make_engine(url, pool_size, pool_size if max_overflow is None else max_overflow)
         self.dialect = self.engine.dialect.name
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> Database:
+        """The engine sized by the settings (per process; see ``taskforce serve --workers``)."""
+        return cls(settings.database_url, pool_size=settings.database_pool_size,
+                   max_overflow=settings.database_max_overflow)
 
     @property
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"
 
-    @contextmanager
-    def write(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
-            conn.info[_IMMEDIATE] = True
+    def _begin(self, write: bool) -> tuple[Connection, RootTransaction]:
+        """A connection with its transaction begun; a lost connection here is retried once."""
+        for attempt in (1, 2):
             try:
-                with conn.begin():
-                    yield conn
-            finally:
+                conn = self.engine.connect()
+            except OperationalError as exc:
+                # PostgreSQL refused or dropped the (re)connect, e.g. during a failover.
+                if self.is_sqlite:
+                    raise
+                if attempt == 2:
+                    raise DatabaseUnavailable() from exc
+                log.warning("could not connect to the database; retrying once")
+                time.sleep(0.2)
+                continue
+            try:
+                if write:
+                    conn.info[_IMMEDIATE] = True
+                return conn, conn.begin()
+            except DBAPIError as exc:
                 conn.info.pop(_IMMEDIATE, None)
+                conn.close()
+                if not is_disconnect(exc):
+                    raise
+                if attempt == 2:
+                    raise DatabaseUnavailable() from exc
+                log.warning("database connection lost while starting a transaction; retrying once")
+        raise AssertionError("unreachable")
 
     @contextmanager
-    def read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
-            with conn.begin():
+    def _transaction(self, write: bool) -> Iterator[Connection]:
+        conn, trans = self._begin(write)
+        try:
+            try:
                 yield conn
+            except BaseException as exc:
+                if trans.is_active:
+                    try:
+                        trans.rollback()
+                    except DBAPIError:
+                        pass  # the connection is already gone; the server rolled back
+                if is_disconnect(exc):
+                    raise DatabaseUnavailable() from exc
+                raise
+            try:
+                trans.commit()
+            except DBAPIError as exc:
+                if is_disconnect(exc):
+                    raise CommitOutcomeUnknown() from exc
+                raise
+        finally:
+            conn.info.pop(_IMMEDIATE, None)
+            conn.close()
+
+    def write(self):
+        """``with db.write() as conn``: one write transaction (BEGIN IMMEDIATE on SQLite)."""
+        return self._transaction(True)
+
+    def read(self):
+        """``with db.read() as conn``: one read transaction; never blocks writers under WAL."""
+        return self._transaction(False)
+
+    def _run(self, write: bool, work: Callable[[Connection], T]) -> T:
+        for attempt in (1, 2):
+            try:
+                with self._transaction(write) as conn:
+                    return work(conn)
+            except CommitOutcomeUnknown:
+                raise
+            except DatabaseUnavailable:
+                if attempt == 2:
+                    raise
+                log.warning("database connection lost during a unit of work; running it again")
+        raise AssertionError("unreachable")
+
+    def run_write(self, work: Callable[[Connection], T]) -> T:
+        """``work(conn)`` in a write transaction, run again once if the connection is lost
+        before COMMIT. ``work`` must have no effects outside the database."""
+        return self._run(True, work)
+
+    def run_read(self, work: Callable[[Connection], T]) -> T:
+        """``work(conn)`` in a read transaction, run again once if the connection is lost."""
+        return self._run(False, work)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -23,7 +23,7 @@ from taskforce.api.errors import error_response, unauthorized
 from taskforce.app_state import AppState
 from taskforce.clock import now_ms, parse_iso
 from taskforce.customers import ApiPrincipal
-from taskforce.errors import InvalidParameter, PayloadTooLarge, TaskforceError, UnsupportedMediaType
+from taskforce.errors import InvalidParameter, PayloadTooLarge, Unauthorized, UnsupportedMediaType
 from taskforce.task_types import REGISTRY
 from taskforce.task_types.base import TaskType
 from taskforce.tasks import queries, service
@@ -94,7 +94,7 @@ async def _principal_or_401(request: Request) -> ApiPrincipal | Response:
         return unauthorized("missing API key: send it as the HTTP Basic auth username")
     try:
         return _authenticate_key(request.app.state.taskforce, key)
-    except TaskforceError as exc:
+    except Unauthorized as exc:  # a database outage is a 503, not a bad key
         await _drain(request)
         return unauthorized(exc.message)
 
