@@ -37,7 +37,7 @@ def _areas() -> list:
     import importlib
 
     areas = []
-    for name in ("worker_views", "operator_views", "dashboard_views"):
+    for name in ("worker_views", "operator_views", "dashboard_views", "operator_customers_views"):
         try:
             areas.append(importlib.import_module(f"taskforce.web.{name}"))
         except ModuleNotFoundError as exc:
