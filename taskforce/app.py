@@ -54,7 +54,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         "auth: your API key as the username, an empty password.",
         lifespan=lifespan,
         redirect_slashes=False,
-        docs_url="/docs",
+        docs_url=None,  # api/openapi.py serves /docs with local assets
         redoc_url=None,
     )
     app.state.taskforce = state

@@ -23,6 +23,11 @@ class Settings(BaseSettings):
 
     #: Largest request body the API accepts (bytes) before answering 413.
     max_body_bytes: int = 1024 * 1024
+    #: Requests a second each API key may make on average (a token bucket per key and process);
+    #: over it the API answers 429 with Retry-After. 0 turns the limit off (the default).
+    api_rate_limit_per_second: float = 0.0
+    #: Requests a key may make at once before the average applies (0: the rate, rounded up).
+    api_rate_limit_burst: int = 0
 
     #: How long a worker holds a claimed task before it becomes claimable again (seconds).
     lease_seconds: int = 600

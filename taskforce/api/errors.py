@@ -19,6 +19,7 @@ _REASONS = {
     401: "Unauthorized: a valid API key is required (HTTP Basic auth, the key as the username)",
     403: "Forbidden",
     404: "Not found",
+    409: "Conflict",
     405: "Method not allowed",
     413: "Request body too large",
     415: "Unsupported content type",
@@ -38,6 +39,10 @@ def error_response(status_code: int, message: str, headers: dict[str, str] | Non
 
 def unauthorized(message: str) -> Response:
     return error_response(401, message, {"WWW-Authenticate": 'Basic realm="Taskforce API"'})
+
+
+def too_many_requests(message: str, retry_after: int) -> Response:
+    return error_response(429, message, {"Retry-After": str(max(1, retry_after))})
 
 
 def install(app: FastAPI) -> None:

@@ -3,9 +3,19 @@ validate requests, so /docs describes exactly what the handlers accept."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from starlette.responses import HTMLResponse
+from starlette.staticfiles import StaticFiles
+
 from taskforce.task_types.base import TaskType
+
+#: Swagger UI's assets, served from the pinned ``fastapi-offline`` wheel (Swagger UI 5, which
+#: reads OpenAPI 3.1) instead of a CDN: /docs must work on a machine without internet access.
+DOCS_ASSETS = "/docs/static"
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -30,6 +40,9 @@ TASK_SCHEMA = {
         "urgency": {"type": "string", "enum": ["immediate", "day", "week"]},
         "params": {"type": "object"},
         "metadata": {"type": "object"},
+        "project": {"type": "string", "description": "Only when the task was created with one."},
+        "batch": {"type": "string", "description": "Only when the task was created with one."},
+        "unique_id": {"type": "string", "description": "Only when the task was created with one."},
         "response": {"type": "object"},
         "callback_succeeded": {"type": ["boolean", "null"]},
     },
@@ -55,25 +68,27 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     text = {400: "A parameter is missing or invalid", 401: "Missing, unknown or revoked API key",
-            404: "No such task (or not yours)", 413: "Body over 1 MiB",
+            404: "No such task (or not yours)", 409: "A task with this unique_id already exists",
+            413: "Body over 1 MiB", 429: "Rate limit exceeded (see Retry-After), when one is set",
             415: "Body neither JSON nor a form",
             500: "The task is not pending (documented by the seed for cancel)"}
     return {code: {"description": text[code], **_json(ERROR_SCHEMA)} for code in codes}
 
 
-def create_operation(task_type: TaskType) -> dict[str, Any]:
+def create_operation(task_type: TaskType, alias_of: str | None = None) -> dict[str, Any]:
     schema = task_type.params_model.model_json_schema()
     if "$defs" in schema:  # pragma: no cover - guards the inlining below
         raise RuntimeError("params models must not need $defs")
     schema.pop("title", None)
     return {
-        "summary": f"Create a {task_type.name} task",
+        "summary": f"Create a {task_type.name} task" + (f" (same as /v1/task/{alias_of})" if alias_of else ""),
         "description": task_type.summary + " Accepts JSON or a url-encoded form "
-        "(repeated keys or `name[]`/`name[0]` for arrays, `name[key]` for objects).",
+        "(repeated keys or `name[]`/`name[0]` for arrays, `name[key]` for objects)."
+        + (f" Later clients post here; it is the same endpoint as /v1/task/{alias_of}." if alias_of else ""),
         "tags": ["tasks"],
         "response_model": None,
         "responses": {200: {"description": "The created task", **_json(TASK_SCHEMA)},
-                      **_errors(400, 401, 413, 415)},
+                      **_errors(400, 401, 409, 413, 415, 429)},
         "openapi_extra": {
             "requestBody": {
                 "required": True,
@@ -88,7 +103,7 @@ def create_operation(task_type: TaskType) -> dict[str, Any]:
 
 def retrieve_operation() -> dict[str, Any]:
     return {"summary": "Retrieve a task", "tags": ["tasks"], "response_model": None,
-            "responses": {200: {"description": "The task", **_json(TASK_SCHEMA)}, **_errors(401, 404)}}
+            "responses": {200: {"description": "The task", **_json(TASK_SCHEMA)}, **_errors(401, 404, 429)}}
 
 
 def cancel_operation() -> dict[str, Any]:
@@ -96,7 +111,7 @@ def cancel_operation() -> dict[str, Any]:
             "description": "Only pending tasks can be canceled; any other status answers 500, "
                            "as the seed documents.",
             "responses": {200: {"description": "The canceled task", **_json(TASK_SCHEMA)},
-                          **_errors(401, 404, 500)}}
+                          **_errors(401, 404, 429, 500)}}
 
 
 def list_operation() -> dict[str, Any]:
@@ -112,7 +127,58 @@ def list_operation() -> dict[str, Any]:
          "description": "Only tasks created at or after this ISO 8601 time."},
         {"name": "end_time", "in": "query", "schema": {"type": "string", "format": "date-time"},
          "description": "Only tasks created before this ISO 8601 time."},
+        {"name": "project", "in": "query", "schema": {"type": "string", "maxLength": 200},
+         "description": "Only tasks created with this project."},
+        {"name": "batch", "in": "query", "schema": {"type": "string", "maxLength": 200},
+         "description": "Only tasks created with this batch."},
+        {"name": "unique_id", "in": "query", "schema": {"type": "string", "maxLength": 200},
+         "description": "The task created with this unique_id, if any."},
     ]
     return {"summary": "List tasks, newest first", "tags": ["tasks"], "response_model": None,
             "openapi_extra": {"parameters": params},
-            "responses": {200: {"description": "A page of tasks", **_json(LIST_SCHEMA)}, **_errors(400, 401)}}
+            "responses": {200: {"description": "A page of tasks", **_json(LIST_SCHEMA)},
+                          **_errors(400, 401, 429)}}
+
+
+def _with_security(app: FastAPI):
+    """The generated schema plus HTTP Basic auth on every /v1 operation (Swagger's Authorize)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        schema.setdefault("components", {})["securitySchemes"] = {
+            "apiKey": {"type": "http", "scheme": "basic",
+                       "description": "Your API key as the username, an empty password."}
+        }
+        for path, operations in schema.get("paths", {}).items():
+            if path.startswith("/v1/"):
+                for operation in operations.values():
+                    operation["security"] = [{"apiKey": []}]
+        return schema
+
+    return openapi
+
+
+def install(app: FastAPI) -> None:
+    """/openapi.json with the auth scheme, and /docs served without any CDN."""
+    import fastapi_offline
+
+    app.openapi = _with_security(app)  # type: ignore[method-assign]
+    assets = Path(fastapi_offline.__file__).parent / "static"
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(assets)), name="docs-static")
+
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="Taskforce API (Scale v1)",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+            # The default validator badge would fetch from validator.swagger.io.
+            swagger_ui_parameters={"validatorUrl": None, "persistAuthorization": True},
+        )
+
+    app.add_api_route("/docs", docs, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/docs/", docs, methods=["GET"], include_in_schema=False)

@@ -11,19 +11,22 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
+import time
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, FastAPI, Request
+from sqlalchemy.exc import IntegrityError
 from starlette.responses import Response
 
 from taskforce import customers, signals
 from taskforce.api import bodies
-from taskforce.api.errors import error_response, unauthorized
+from taskforce.api.errors import error_response, too_many_requests, unauthorized
 from taskforce.app_state import AppState
 from taskforce.clock import now_ms, parse_iso
 from taskforce.customers import ApiPrincipal
-from taskforce.errors import InvalidParameter, PayloadTooLarge, Unauthorized, UnsupportedMediaType
+from taskforce.errors import Conflict, InvalidParameter, PayloadTooLarge, Unauthorized, UnsupportedMediaType
 from taskforce.task_types import REGISTRY
 from taskforce.task_types.base import TaskType
 from taskforce.tasks import queries, service
@@ -87,16 +90,49 @@ def _authenticate_key(state: AppState, key: str) -> ApiPrincipal:
     return principal
 
 
+class RateLimiter:
+    """A token bucket per API key: ``rate`` requests a second on average, bursts of ``burst``.
+
+    Per process: with ``serve --workers N`` a key may make N times the rate. In memory, one
+    float pair per key that has been used, so it costs a dict lookup per request.
+    """
+
+    def __init__(self, rate: float, burst: int = 0) -> None:
+        self.rate = rate
+        self.burst = float(burst if burst > 0 else max(1, math.ceil(rate)))
+        self._buckets: dict[int, tuple[float, float]] = {}
+
+    def wait_seconds(self, key_id: int, now: float | None = None) -> float:
+        """0 when the request may go ahead (and takes a token); else seconds until it may."""
+        now = time.monotonic() if now is None else now
+        tokens, stamp = self._buckets.get(key_id, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - stamp) * self.rate)
+        if tokens >= 1.0:
+            self._buckets[key_id] = (tokens - 1.0, now)
+            return 0.0
+        self._buckets[key_id] = (tokens, now)
+        return (1.0 - tokens) / self.rate
+
+
 async def _principal_or_401(request: Request) -> ApiPrincipal | Response:
     key = _api_key(request)
     if key is None:
         await _drain(request)
         return unauthorized("missing API key: send it as the HTTP Basic auth username")
     try:
-        return _authenticate_key(request.app.state.taskforce, key)
+        principal = _authenticate_key(request.app.state.taskforce, key)
     except Unauthorized as exc:  # a database outage is a 503, not a bad key
         await _drain(request)
         return unauthorized(exc.message)
+    limiter: RateLimiter | None = getattr(request.app.state, "api_rate_limiter", None)
+    if limiter is not None:
+        wait = limiter.wait_seconds(principal.key_id)
+        if wait > 0:
+            await _drain(request)
+            return too_many_requests(
+                f"rate limit of {limiter.rate:g} requests per second for this API key exceeded; "
+                f"retry after {math.ceil(wait)} s", retry_after=math.ceil(wait))
+    return principal
 
 
 async def _parse_create_body(request: Request, task_type: TaskType, limit: int) -> dict[str, Any]:
@@ -142,9 +178,15 @@ def _create_handler(task_type: TaskType):
             return principal
         data = await _parse_create_body(request, task_type, state.settings.max_body_bytes)
         params = task_type.parse(data)
-        with state.db.write() as conn:
-            row = service.create(conn, customer_id=principal.customer_id, is_test=principal.is_test,
-                                 task_type=task_type, params=params)
+        try:
+            with state.db.write() as conn:
+                row = service.create(conn, customer_id=principal.customer_id,
+                                     is_test=principal.is_test, task_type=task_type, params=params)
+        except IntegrityError:
+            # The only constraint a valid create can break is the customer's unique_id index.
+            if params.unique_id is None:
+                raise
+            raise Conflict(f"unique_id: a task with unique_id {params.unique_id!r} already exists") from None
         if principal.is_test:
             state.signals.publish(signals.TEST_TASK_CREATED)
         return json_response(task_object(row))
@@ -198,6 +240,15 @@ def _time_param(request: Request, name: str) -> int | None:
         raise InvalidParameter(name, "must be an ISO 8601 date or time, like 2016-06-23T09:09:34.752Z") from None
 
 
+def _text_param(request: Request, name: str) -> str | None:
+    raw = request.query_params.get(name)
+    if not raw:
+        return None
+    if "\x00" in raw or len(raw) > 200:
+        raise InvalidParameter(name, "must be at most 200 characters, without NUL")
+    return raw
+
+
 def _choice_param(request: Request, name: str, allowed: tuple[str, ...]) -> str | None:
     raw = request.query_params.get(name)
     if not raw:
@@ -219,6 +270,9 @@ async def list_tasks(request: Request) -> Response:
         type=_choice_param(request, "type", tuple(t.name for t in REGISTRY)),
         start_ms=_time_param(request, "start_time"),
         end_ms=_time_param(request, "end_time"),
+        project=_text_param(request, "project"),
+        batch=_text_param(request, "batch"),
+        unique_id=_text_param(request, "unique_id"),
     )
     limit = _int_param(request, "limit", queries.MAX_LIMIT, 1, queries.MAX_LIMIT)
     offset = _int_param(request, "offset", 0, 0, 1_000_000)
@@ -255,7 +309,7 @@ def build_router() -> APIRouter:
     for task_type in REGISTRY:
         for i, endpoint in enumerate(task_type.endpoints):
             _add(router, f"/task/{endpoint}", _create_handler(task_type), ["POST"],
-                 include_in_schema=(i == 0), **openapi.create_operation(task_type))
+                 **openapi.create_operation(task_type, alias_of=task_type.endpoints[0] if i else None))
     _add(router, "/task/{task_id}", retrieve_task, ["GET"], **openapi.retrieve_operation())
     _add(router, "/task/{task_id}/cancel", cancel_task, ["POST"], **openapi.cancel_operation())
     _add(router, "/tasks", list_tasks, ["GET"], **openapi.list_operation())
@@ -264,4 +318,11 @@ def build_router() -> APIRouter:
 
 
 def install(app: FastAPI) -> None:
+    from taskforce.api import openapi
+
+    settings = app.state.taskforce.settings
+    if settings.api_rate_limit_per_second > 0:
+        app.state.api_rate_limiter = RateLimiter(settings.api_rate_limit_per_second,
+                                                 settings.api_rate_limit_burst)
     app.include_router(build_router())
+    openapi.install(app)

@@ -30,6 +30,12 @@ def _not_blank(value: str) -> str:
     return value
 
 
+def _at_most_200(value: str) -> str:
+    if len(value) > 200:
+        raise ValueError("must be at most 200 characters")
+    return value
+
+
 def is_http_url(value: str) -> bool:
     """An absolute http(s) URL with a host: the only kind we ever fetch, link or embed."""
     if any(c in value for c in "\x00\r\n\t ") or value != value.strip():
@@ -53,6 +59,9 @@ NonEmptyStr = Annotated[StrictStr, AfterValidator(_no_nul), AfterValidator(_not_
 HttpUrl = Annotated[StrictStr, AfterValidator(_no_nul), AfterValidator(_http_url)]
 AttachmentType = Literal["text", "image", "video", "audio", "website", "pdf"]
 FieldMap = dict[NonEmptyStr, Str]
+#: Fits the 200-character project/batch/unique_id columns on both backends.
+Label = Annotated[StrictStr, AfterValidator(_no_nul), AfterValidator(_not_blank),
+                  AfterValidator(_at_most_200), Field(max_length=200)]
 
 
 class CreateParams(BaseModel):
@@ -68,6 +77,13 @@ class CreateParams(BaseModel):
     urgency: Literal["immediate", "day", "week"] = Field("day", description="Queue priority.")
     metadata: dict[str, Any] = Field(
         default_factory=dict, description="Any JSON object; returned on the task as given."
+    )
+    # Later clients (scaleapi 2.x) group tasks and de-duplicate them; stored in their own
+    # columns (200 characters, as the columns are), not in ``params``.
+    project: Label | None = Field(None, description="A project name; `GET /v1/tasks?project=` filters on it.")
+    batch: Label | None = Field(None, description="A batch name; `GET /v1/tasks?batch=` filters on it.")
+    unique_id: Label | None = Field(
+        None, description="Your own id for the task: a second task with the same unique_id is refused (409)."
     )
 
     def task_params(self) -> dict[str, Any]:

@@ -27,6 +27,9 @@ class TaskFilter:
     urgency: str | None = None
     start_ms: int | None = None  # created_at >= start
     end_ms: int | None = None  # created_at < end
+    project: str | None = None
+    batch: str | None = None
+    unique_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,8 @@ def decode_token(token: str) -> tuple[int, str]:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
         created, _, task_id = raw.partition(":")
-        if len(task_id) != 24:
+        # Only what task ids are made of: never a NUL or other text PostgreSQL would refuse.
+        if len(task_id) != 24 or task_id.strip("0123456789abcdef"):
             raise ValueError
         return int(created), task_id
     except (ValueError, binascii.Error, UnicodeDecodeError):
@@ -64,6 +68,12 @@ def _conditions(f: TaskFilter) -> list[Any]:
         cond.append(tasks.c.type == f.type)
     if f.urgency is not None:
         cond.append(tasks.c.urgency == f.urgency)
+    if f.project is not None:
+        cond.append(tasks.c.project == f.project)
+    if f.batch is not None:
+        cond.append(tasks.c.batch == f.batch)
+    if f.unique_id is not None:
+        cond.append(tasks.c.unique_id == f.unique_id)
     if f.start_ms is not None:
         cond.append(tasks.c.created_at >= f.start_ms)
     if f.end_ms is not None:

@@ -10,8 +10,11 @@ from taskforce.clock import format_ms
 #: Columns needed to print a task; queries select these and nothing more.
 TASK_COLUMNS = (
     "id", "type", "status", "urgency", "instruction", "callback_url", "params", "metadata",
-    "response", "created_at", "completed_at", "callback_succeeded",
+    "response", "created_at", "completed_at", "callback_succeeded", "project", "batch", "unique_id",
 )
+
+#: Shown on the task only when set (scaleapi 2.x's grouping and de-duplication).
+_OPTIONAL = ("project", "batch", "unique_id")
 
 
 def task_object(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -26,6 +29,9 @@ def task_object(row: Mapping[str, Any]) -> dict[str, Any]:
         "params": row["params"],
         "metadata": row["metadata"],
     }
+    for name in _OPTIONAL:
+        if row.get(name) is not None:
+            obj[name] = row[name]
     if row["status"] == "completed":
         obj["completed_at"] = format_ms(row["completed_at"])
         obj["response"] = row["response"]

@@ -54,6 +54,9 @@ def create(
         "created_at": now if now is not None else now_ms(),
         "completed_at": None,
         "callback_succeeded": None,
+        "project": params.project,
+        "batch": params.batch,
+        "unique_id": params.unique_id,
     }
     conn.execute(insert(tasks), row)
     return row
