@@ -132,6 +132,14 @@ tasks = Table(
         postgresql_where=text("status = 'pending' AND is_test = true"),
     ),
     Index("ix_tasks_completed_by", "completed_by", "completed_at"),
+    # A worker's current lease (one per worker) and the operator's "in progress" list; only
+    # leased rows are indexed.
+    Index(
+        "ix_tasks_lease_worker",
+        "lease_worker_id",
+        sqlite_where=text("lease_worker_id IS NOT NULL"),
+        postgresql_where=text("lease_worker_id IS NOT NULL"),
+    ),
 )
 
 #: A worker who skipped a task is not offered it again.

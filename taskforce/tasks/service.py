@@ -12,14 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, exists, insert, or_, select, update
+from sqlalchemy import and_, exists, insert, literal, or_, select, true, update
 from sqlalchemy.engine import Connection
 
 from taskforce import ids
 from taskforce.callbacks import outbox
 from taskforce.clock import now_ms
 from taskforce.errors import LeaseLost, NotCancelable, NotFound
-from taskforce.models import assignments, task_skips, tasks
+from taskforce.models import assignments, task_skips, tasks, users
 from taskforce.task_types import REGISTRY
 from taskforce.task_types.base import CreateParams, TaskType
 from taskforce.tasks.representation import TASK_COLUMNS
@@ -143,6 +143,10 @@ def claim(
     claimers); on PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets concurrent claimers pass each other.
     """
     now = now if now is not None else now_ms()
+    if conn.dialect.name == "postgresql":
+        # Two tabs of one worker claiming at once would each see "no lease held" and take a task
+        # each; locking the worker's row makes the second wait and then find the first's lease.
+        conn.execute(select(users.c.id).where(users.c.id == worker_id).with_for_update())
     held = current_lease(conn, worker_id, now=now)
     if held is not None:
         return held
@@ -193,7 +197,11 @@ def _lease_lost(conn: Connection, task_id: str, worker_id: int, token: str, now:
         return LeaseLost("The customer canceled this task; your answer was not needed.")
     if row.status == Status.COMPLETED.value:
         return LeaseLost("This task was already completed.")
-    if row.lease_token != token and row.lease_token is not None and row.lease_expires_at >= now:
+    if row.lease_token == token and row.lease_expires_at is not None and row.lease_expires_at >= now:
+        return LeaseLost("Your account is not active; ask an operator.")
+    if row.lease_token is not None and row.lease_expires_at is not None and row.lease_expires_at >= now:
+        if row.lease_worker_id == worker_id:
+            return LeaseLost("You opened this task again elsewhere; only the newest copy can be submitted.")
         return LeaseLost("Your time on this task ran out and another worker has taken it.")
     return LeaseLost("Your time on this task ran out; the task went back to the queue.")
 
@@ -217,12 +225,16 @@ def release(conn: Connection, task_id: str, worker_id: int, token: str, *, skip:
         .values(lease_worker_id=None, lease_token=None, lease_expires_at=None)
     ).rowcount
     if skip:
-        already = conn.execute(
-            select(task_skips.c.task_id).where(task_skips.c.task_id == task_id,
-                                               task_skips.c.worker_id == worker_id)
-        ).first()
-        if already is None:
-            conn.execute(insert(task_skips).values(task_id=task_id, worker_id=worker_id, skipped_at=now))
+        # One statement, so a forged or vanished task id inserts nothing (no foreign-key error)
+        # and a double click records the skip once.
+        already = exists().where(task_skips.c.task_id == task_id, task_skips.c.worker_id == worker_id)
+        conn.execute(
+            insert(task_skips).from_select(
+                ["task_id", "worker_id", "skipped_at"],
+                select(tasks.c.id, literal(worker_id), literal(now))
+                .where(tasks.c.id == task_id, ~already),
+            )
+        )
     if changed:
         _finish_assignment(conn, token, "skipped" if skip else "released", now)
 
@@ -244,6 +256,19 @@ def operator_release(conn: Connection, task_id: str, *, now: int | None = None) 
     return bool(changed)
 
 
+def release_worker_leases(conn: Connection, worker_id: int, *, now: int | None = None) -> int:
+    """Free every task this worker holds (a deactivated worker's tasks should not wait out the
+    lease); returns how many."""
+    now = now if now is not None else now_ms()
+    held = [r.id for r in conn.execute(
+        select(tasks.c.id).where(tasks.c.lease_worker_id == worker_id,
+                                 tasks.c.status == Status.PENDING.value)
+    )]
+    for task_id in held:
+        operator_release(conn, task_id, now=now)
+    return len(held)
+
+
 def complete(
     conn: Connection,
     task_id: str,
@@ -260,18 +285,25 @@ def complete(
     """
     now = now if now is not None else now_ms()
     row = conn.execute(
-        select(tasks.c.type, tasks.c.params, tasks.c.is_test).where(tasks.c.id == task_id)
+        select(tasks.c.type, tasks.c.params, tasks.c.is_test, tasks.c.status, tasks.c.lease_token,
+               tasks.c.lease_worker_id, tasks.c.lease_expires_at).where(tasks.c.id == task_id)
     ).first()
     if row is None:
         raise NotFound(f"no task with task_id {task_id!r}")
-    response = REGISTRY.get(row.type).validate_response(row.params, answer)
-
     guard = [tasks.c.id == task_id, tasks.c.status == Status.PENDING.value]
     if worker_id is None:
         guard.append(tasks.c.is_test == True)  # noqa: E712
     else:
+        worker_active = exists().where(users.c.id == worker_id, users.c.active == true())
         guard += [tasks.c.lease_token == lease_token, tasks.c.lease_worker_id == worker_id,
-                  tasks.c.lease_expires_at >= now]
+                  tasks.c.lease_expires_at >= now, worker_active]
+        # A worker who lost the task hears that, not a complaint about an answer nobody needs.
+        holds = (row.status == Status.PENDING.value and lease_token and row.lease_token == lease_token
+                 and row.lease_worker_id == worker_id and row.lease_expires_at is not None
+                 and row.lease_expires_at >= now)
+        if not holds:
+            raise _lease_lost(conn, task_id, worker_id, lease_token or "", now)
+    response = REGISTRY.get(row.type).validate_response(row.params, answer)
     changed = conn.execute(
         update(tasks)
         .where(*guard)

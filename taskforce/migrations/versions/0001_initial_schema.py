@@ -98,6 +98,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('tasks', schema=None) as batch_op:
         batch_op.create_index('ix_tasks_completed_by', ['completed_by', 'completed_at'], unique=False)
+        batch_op.create_index('ix_tasks_lease_worker', ['lease_worker_id'], unique=False, sqlite_where=sa.text('lease_worker_id IS NOT NULL'), postgresql_where=sa.text('lease_worker_id IS NOT NULL'))
         batch_op.create_index('ix_tasks_customer_list', ['customer_id', 'is_test', 'created_at', 'id'], unique=False)
         batch_op.create_index('ix_tasks_customer_status', ['customer_id', 'is_test', 'status', 'created_at', 'id'], unique=False)
         batch_op.create_index('ix_tasks_customer_type', ['customer_id', 'is_test', 'type', 'created_at', 'id'], unique=False)
@@ -195,6 +196,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_tasks_customer_type')
         batch_op.drop_index('ix_tasks_customer_status')
         batch_op.drop_index('ix_tasks_customer_list')
+        batch_op.drop_index('ix_tasks_lease_worker', sqlite_where=sa.text('lease_worker_id IS NOT NULL'), postgresql_where=sa.text('lease_worker_id IS NOT NULL'))
         batch_op.drop_index('ix_tasks_completed_by')
 
     op.drop_table('tasks')
