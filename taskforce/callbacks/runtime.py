@@ -1,7 +1,26 @@
-"""The background loops that deliver callbacks and answer test-mode tasks (issue 4)."""
+"""The background loops that deliver callbacks and answer test-mode tasks (issue 4).
+
+``taskforce serve`` runs them inside the web process (unless ``run_dispatcher`` is off) and
+``taskforce dispatch`` runs them alone; any number of either may run against one database.
+"""
 
 from __future__ import annotations
 
+from taskforce.app_state import AppState
+
+
+async def dispatcher_loop(state: AppState) -> None:
+    from taskforce.callbacks.dispatcher import Dispatcher
+
+    await Dispatcher(state.db, state.settings, signals=state.signals).run()
+
+
+async def simulator_loop(state: AppState) -> None:
+    from taskforce.tasks.simulator import SimulatedWorker
+
+    await SimulatedWorker(state.db, delay_seconds=state.settings.test_mode_delay_seconds,
+                          signals=state.signals).run()
+
 
 def loops() -> list:
-    return []
+    return [dispatcher_loop, simulator_loop]

@@ -1,0 +1,315 @@
+"""The dispatcher: sends what the outbox owes, records every attempt, retries with backoff.
+
+Claiming. A delivery is due when ``status = 'pending'`` and ``next_attempt_at <= now``. A
+dispatcher claims due rows by pushing ``next_attempt_at`` forward by a lease (longer than any
+attempt can take) in one write transaction — ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, ``BEGIN
+IMMEDIATE`` on SQLite — so several dispatchers, in one process or many, never send one delivery
+at the same time. If a dispatcher dies mid-send, the lease runs out and another one (or the same
+after a restart) sends again: at least once, with the same ``webhook-id``.
+
+Fencing. The pushed-forward ``next_attempt_at`` is the claim's token: the result of an attempt is
+applied only while the row still carries it (and is still pending), so a dispatcher that lost its
+claim never overwrites the newer owner's state. Its attempt is still recorded.
+
+Many in flight. Claimed rows are sent concurrently on one pooled aiohttp session, up to
+``callback_concurrency`` at a time; results are written in batches by the loop, together with the
+next claim, in one transaction. The loop wakes on the in-process TASK_COMPLETED signal and on a
+finished send, and polls once a second for work committed by other processes and due retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from aiohttp.abc import AbstractResolver
+from sqlalchemy import and_, exists, func, insert, select, update
+from sqlalchemy.engine import Connection
+
+from taskforce import signals as signal_topics
+from taskforce.callbacks import backoff, http, signing
+from taskforce.callbacks.address_policy import parse_networks
+from taskforce.clock import now_ms
+from taskforce.config import Settings
+from taskforce.db import Database
+from taskforce.models import customers, deliveries, delivery_attempts, tasks
+from taskforce.signals import Signals
+
+log = logging.getLogger(__name__)
+
+#: HTTP status that means "never send this again" (Standard Webhooks, Stripe, Svix alike).
+GONE = 410
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One delivery this dispatcher holds until ``token`` (its pushed-forward next_attempt_at)."""
+
+    id: int
+    task_id: str
+    webhook_id: str
+    url: str
+    body: bytes
+    attempts: int
+    token: int
+    customer: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Result:
+    claim: Claim
+    outcome: http.Outcome
+    attempted_at: int
+
+
+def claim_due(conn: Connection, *, now: int, limit: int, lease_ms: int,
+              exclude: frozenset[int] = frozenset()) -> list[Claim]:
+    """Claim up to ``limit`` due deliveries; the caller's transaction must be a write."""
+    if limit <= 0:
+        return []
+    query = (
+        select(deliveries.c.id)
+        .where(deliveries.c.status == "pending", deliveries.c.next_attempt_at <= now)
+        .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
+        .limit(limit)
+    )
+    if exclude:
+        query = query.where(deliveries.c.id.not_in(exclude))
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    ids = list(conn.execute(query).scalars())
+    if not ids:
+        return []
+    token = now + lease_ms
+    conn.execute(update(deliveries).where(deliveries.c.id.in_(ids)).values(next_attempt_at=token))
+    rows = conn.execute(
+        select(deliveries.c.id, deliveries.c.task_id, deliveries.c.webhook_id, deliveries.c.url,
+               deliveries.c.body, deliveries.c.attempts, customers.c.callback_auth_key,
+               customers.c.signing_secret, customers.c.previous_signing_secret,
+               customers.c.previous_secret_expires_at)
+        .join(customers, customers.c.id == deliveries.c.customer_id)
+        .where(deliveries.c.id.in_(ids))
+        .order_by(deliveries.c.id)
+    ).mappings()
+    return [
+        Claim(
+            id=r["id"], task_id=r["task_id"], webhook_id=r["webhook_id"], url=r["url"],
+            body=r["body"].encode(), attempts=r["attempts"], token=token,
+            customer={k: r[k] for k in ("callback_auth_key", "signing_secret",
+                                        "previous_signing_secret", "previous_secret_expires_at")},
+        )
+        for r in rows
+    ]
+
+
+def _settle_task(conn: Connection, claim: Claim, succeeded: bool) -> None:
+    """The task's ``callback_succeeded`` follows its newest delivery only (a redelivery's)."""
+    newer = deliveries.alias("newer")
+    conn.execute(
+        update(tasks)
+        .where(tasks.c.id == claim.task_id,
+               ~exists().where(newer.c.task_id == claim.task_id, newer.c.id > claim.id))
+        .values(callback_succeeded=succeeded)
+    )
+
+
+def record(conn: Connection, result: Result, *, now: int, max_attempts: int,
+           rng: random.Random | None = None) -> str:
+    """Write one attempt and what it means for the delivery; returns the delivery's new status
+    (``"lost"`` when another dispatcher took the claim over meanwhile)."""
+    claim, outcome = result.claim, result.outcome
+    conn.execute(insert(delivery_attempts).values(
+        delivery_id=claim.id, attempted_at=result.attempted_at, status_code=outcome.status_code,
+        latency_ms=outcome.latency_ms, error=outcome.error,
+    ))
+    attempts = claim.attempts + 1
+    fence = update(deliveries).where(deliveries.c.id == claim.id, deliveries.c.status == "pending",
+                                     deliveries.c.next_attempt_at == claim.token)
+    common = {"attempts": attempts, "last_status_code": outcome.status_code,
+              "last_error": outcome.error}
+    if outcome.ok:
+        status = "delivered"
+        values = {**common, "status": status, "delivered_at": now}
+    elif outcome.status_code == GONE:
+        status = "failed"
+        values = {**common, "status": status,
+                  "last_error": "HTTP 410 Gone: the receiver asked us to stop"}
+    elif attempts >= max_attempts:
+        status = "failed"
+        values = {**common, "status": status}
+    else:
+        status = "pending"
+        values = {**common, "next_attempt_at": now + backoff.delay_ms(attempts, rng=rng)}
+    if not conn.execute(fence.values(**values)).rowcount:
+        return "lost"
+    if status != "pending":
+        _settle_task(conn, claim, status == "delivered")
+    return status
+
+
+def release(conn: Connection, claims: list[Claim], *, now: int) -> None:
+    """Hand back claims that were never attempted (shutdown), so they go out at once elsewhere."""
+    for claim in claims:
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id == claim.id, deliveries.c.status == "pending",
+                   deliveries.c.next_attempt_at == claim.token)
+            .values(next_attempt_at=now)
+        )
+
+
+def next_due(conn: Connection) -> int | None:
+    return conn.execute(
+        select(func.min(deliveries.c.next_attempt_at)).where(deliveries.c.status == "pending")
+    ).scalar()
+
+
+class Dispatcher:
+    def __init__(self, db: Database, settings: Settings, *, signals: Signals | None = None,
+                 clock: Callable[[], int] = now_ms, rng: random.Random | None = None,
+                 resolver: AbstractResolver | None = None, poll_seconds: float = 1.0) -> None:
+        self.db = db
+        self.settings = settings
+        self.signals = signals
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.resolver = resolver
+        self.poll_seconds = poll_seconds
+        self.allowed = parse_networks(settings.callback_allowed_networks)
+        self.timeout = float(settings.callback_timeout_seconds)
+        self.max_attempts = max(1, int(settings.callback_max_attempts))
+        self.concurrency = max(1, int(settings.callback_concurrency))
+        # Longer than any attempt can take, so a live claim never expires under its holder.
+        self.lease_ms = int((2 * self.timeout + 5) * 1000)
+        self._results: list[Result] = []
+        self._in_flight: dict[int, tuple[Claim, asyncio.Task]] = {}
+        self._wake: asyncio.Event | None = None
+
+    # -- the parts, usable one step at a time (tests drive these with a controlled clock) ----
+
+    def new_session(self) -> aiohttp.ClientSession:
+        return http.new_session(self.allowed, concurrency=self.concurrency, timeout=self.timeout,
+                                resolver=self.resolver)
+
+    def headers(self, claim: Claim) -> dict[str, str]:
+        return signing.callback_headers(claim.customer, claim.webhook_id, claim.body,
+                                        timestamp=int(time.time()), now_ms=self.clock())
+
+    async def attempt(self, session: aiohttp.ClientSession, claim: Claim) -> Result:
+        attempted_at = self.clock()
+        outcome = await http.post(session, claim.url, claim.body, self.headers(claim),
+                                  allowed=self.allowed, timeout=self.timeout)
+        return Result(claim, outcome, attempted_at)
+
+    def claim(self, limit: int | None = None) -> list[Claim]:
+        with self.db.write() as conn:
+            return claim_due(conn, now=self.clock(), limit=limit or self.concurrency,
+                             lease_ms=self.lease_ms)
+
+    def record(self, results: list[Result]) -> list[str]:
+        with self.db.write() as conn:
+            return [record(conn, r, now=self.clock(), max_attempts=self.max_attempts, rng=self.rng)
+                    for r in results]
+
+    async def run_once(self, session: aiohttp.ClientSession | None = None) -> list[Result]:
+        """Claim what is due now, send it all concurrently, record the results."""
+        own = session is None
+        session = session or self.new_session()
+        try:
+            claims = await asyncio.to_thread(self.claim)
+            results = list(await asyncio.gather(*(self.attempt(session, c) for c in claims)))
+            await asyncio.to_thread(self.record, results)
+            return results
+        finally:
+            if own:
+                await session.close()
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def _flush_and_claim(self, results: list[Result], free: int) -> tuple[list[Claim], int | None]:
+        with self.db.write() as conn:
+            now = self.clock()
+            for result in results:
+                record(conn, result, now=now, max_attempts=self.max_attempts, rng=self.rng)
+            claims = claim_due(conn, now=now, limit=free, lease_ms=self.lease_ms,
+                               exclude=frozenset(self._in_flight))
+            return claims, next_due(conn)
+
+    def wake(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
+
+    async def _send(self, session: aiohttp.ClientSession, claim: Claim) -> None:
+        try:
+            result = await self.attempt(session, claim)
+        except Exception as exc:  # noqa: BLE001 - a bug must not strand the claim silently
+            log.exception("callback attempt for delivery %s failed unexpectedly", claim.id)
+            result = Result(claim, http.Outcome(None, 0, f"internal error: {exc.__class__.__name__}"),
+                            self.clock())
+        self._results.append(result)
+        self._in_flight.pop(claim.id, None)
+        self.wake()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        if self.signals is not None:
+            # Publishers may be sync handlers on worker threads: hop onto our loop.
+            self.signals.subscribe(signal_topics.TASK_COMPLETED,
+                                   lambda: loop.call_soon_threadsafe(self._wake.set))
+        session = self.new_session()
+        try:
+            while True:
+                self._wake.clear()
+                results, self._results = self._results, []
+                free = self.concurrency - len(self._in_flight)
+                claims: list[Claim] = []
+                due: int | None = None
+                if results or free > 0:
+                    try:
+                        claims, due = await asyncio.to_thread(self._flush_and_claim, results, free)
+                    except Exception:  # noqa: BLE001 - the database may be briefly unavailable
+                        log.exception("callback dispatcher: database step failed; retrying")
+                        self._results[:0] = results
+                        await asyncio.sleep(self.poll_seconds)
+                        continue
+                for claim in claims:
+                    task = asyncio.create_task(self._send(session, claim))
+                    self._in_flight[claim.id] = (claim, task)
+                wait = self.poll_seconds
+                if due is not None and len(self._in_flight) < self.concurrency:
+                    wait = min(wait, max(0.0, (due - self.clock()) / 1000))
+                if wait > 0 and not self._results:
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), wait)
+        finally:
+            await self._shutdown(session)
+
+    async def _shutdown(self, session: aiohttp.ClientSession) -> None:
+        pending = [claim for claim, _ in self._in_flight.values()]
+        for _, task in self._in_flight.values():
+            task.cancel()
+        for _, task in list(self._in_flight.values()):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        with contextlib.suppress(Exception):
+            await session.close()
+        # Best effort: what finished is recorded, what did not is due again at once.
+        try:
+            with self.db.write() as conn:
+                now = self.clock()
+                for result in self._results:
+                    record(conn, result, now=now, max_attempts=self.max_attempts, rng=self.rng)
+                done = {r.claim.id for r in self._results}
+                release(conn, [c for c in pending if c.id not in done], now=now)
+        except Exception:  # noqa: BLE001 - shutting down; the leases expire anyway
+            log.warning("callback dispatcher: could not record state at shutdown", exc_info=True)
+        self._results = []
+        self._in_flight = {}
