@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from fastapi import FastAPI
 
 from taskforce.api import errors as api_errors
-from taskforce.api import v1
+from taskforce.api import callbacks_api, v1
 from taskforce.app_state import AppState
 from taskforce.config import Settings
 from taskforce.db import Database
@@ -60,6 +60,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.state.taskforce = state
     api_errors.install(app)
     v1.install(app)
+    callbacks_api.install(app)
     from taskforce.web import routes as web_routes
 
     web_routes.install(app, state)
