@@ -55,15 +55,18 @@ class ComparisonParams(CreateParams):
 
 
 def validate_response(params: Mapping[str, Any], answer: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"choice": "…", "fields": {…}}``, each key present only when the task asks for it."""
     response: dict[str, Any] = {}
     choices = params.get("choices")
     if choices:
         choice = answer.get("choice")
+        if not isinstance(choice, str) or not choice:
+            raise InvalidParameter("choice", "choose one of the choices")
         if choice not in choices:
             raise InvalidParameter("choice", "must be one of the task's choices")
         response["choice"] = choice
     if params.get("fields"):
-        response["fields"] = check_values("fields", params["fields"], answer.get("fields"), required=False)
+        response["fields"] = check_values("fields", params["fields"], answer.get("fields"), required=True)
     return response
 
 

@@ -66,7 +66,11 @@ class PhonecallParams(CreateParams):
 
 
 def validate_response(params: Mapping[str, Any], answer: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"outcome": "…", "fields": {…}}``. Fields may stay blank: a call nobody picked up has
+    nothing to record, and a successful one may not yield every answer."""
     outcome = answer.get("outcome")
+    if not isinstance(outcome, str) or not outcome:
+        raise InvalidParameter("outcome", "choose how the call went: " + ", ".join(OUTCOMES))
     if outcome not in OUTCOMES:
         raise InvalidParameter("outcome", "must be one of " + ", ".join(OUTCOMES))
     fields = check_values("fields", params.get("fields") or {}, answer.get("fields"), required=False)

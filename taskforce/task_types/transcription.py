@@ -8,7 +8,6 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator, model_validator
 
-from taskforce.errors import InvalidParameter
 from taskforce.task_types.base import (
     AttachmentType,
     CreateParams,
@@ -17,7 +16,7 @@ from taskforce.task_types.base import (
     TaskType,
     check_attachment,
 )
-from taskforce.task_types.fields import MAX_ROWS, check_values
+from taskforce.task_types.fields import check_rows, check_values
 
 
 class TranscriptionParams(CreateParams):
@@ -42,18 +41,10 @@ class TranscriptionParams(CreateParams):
 
 
 def validate_response(params: Mapping[str, Any], answer: Mapping[str, Any]) -> dict[str, Any]:
-    fields = check_values("fields", params["fields"], answer.get("fields"), required=False)
-    row_fields = params.get("row_fields") or {}
-    rows_given = answer.get("rows") or []
-    if not isinstance(rows_given, list):
-        raise InvalidParameter("rows", "must be an array")
-    if rows_given and not row_fields:
-        raise InvalidParameter("rows", "this task has no row fields")
-    if len(rows_given) > MAX_ROWS:
-        raise InvalidParameter("rows", f"at most {MAX_ROWS} rows")
-    rows = [
-        check_values(f"rows[{i}]", row_fields, row, required=False) for i, row in enumerate(rows_given)
-    ]
+    """``{"fields": {…}, "rows": [{…}, …]}``: every field filled in; rows only when the task has
+    ``row_fields``, at most ``MAX_ROWS`` of them (the seed's limit)."""
+    fields = check_values("fields", params["fields"], answer.get("fields"), required=True)
+    rows = check_rows("rows", params.get("row_fields") or {}, answer.get("rows"))
     return {"fields": fields, "rows": rows}
 
 
