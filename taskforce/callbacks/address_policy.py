@@ -69,10 +69,10 @@ def _kind(ip: IPAddress) -> str | None:
         return "a multicast address"
     if isinstance(ip, ipaddress.IPv4Address) and ip in ipaddress.ip_network("100.64.0.0/10"):
         return "a carrier-grade NAT (shared) address"
-    if ip.is_private:
-        return "a private address"
     if ip.is_reserved:
         return "a reserved address"
+    if ip.is_private:
+        return "a private address"
     if isinstance(ip, ipaddress.IPv6Address) and ip in _NAT64_LOCAL:
         return "a local-use NAT64 address"
     if not ip.is_global:
@@ -87,7 +87,11 @@ def refusal(ip: IPAddress, allowed: tuple[IPNetwork, ...]) -> str | None:
     candidates: list[IPAddress] = [ip]
     if isinstance(ip, ipaddress.IPv6Address):
         inner = _embedded_ipv4(ip)
-        if inner is not None:
+        if ip.ipv4_mapped is not None:
+            # ::ffff:a.b.c.d is an IPv4 socket address in IPv6 clothing: only a.b.c.d counts.
+            ip = inner
+            candidates = [inner]
+        elif inner is not None:
             candidates.append(inner)
     if any(c.version == n.version and c in n for c in candidates for n in allowed):
         return None
