@@ -19,7 +19,7 @@ from jinja2 import pass_context
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
-from taskforce import accounts, customers, dashboard_stats, site_settings
+from taskforce import accounts, customers, dashboard_stats, signals, site_settings
 from taskforce.clock import format_ms, now_ms, parse_iso
 from taskforce.errors import Conflict, InvalidParameter, NotFound, TaskforceError
 from taskforce.ids import API_KEY_PREFIX_LEN
@@ -312,16 +312,9 @@ async def task_redeliver(request: Request, task_id: str) -> Response:
 
 
 def _wake_dispatcher(request: Request) -> None:
-    """Nudge the in-process dispatcher if the signals module offers a way (it polls anyway)."""
-    signals = _state(request).signals
-    for name in ("delivery_due", "wake_dispatcher", "notify_delivery"):
-        hook = getattr(signals, name, None)
-        if callable(hook):
-            try:
-                hook()
-            except Exception:  # noqa: BLE001 - a missed nudge only delays until the next poll
-                pass
-            return
+    """A redelivery is owed work like a completion: wake the in-process dispatcher (listeners
+    hop onto their own loop, so publishing from this worker thread is safe)."""
+    _state(request).signals.publish(signals.TASK_COMPLETED)
 
 
 # -- API keys ------------------------------------------------------------------------------------
