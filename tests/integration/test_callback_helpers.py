@@ -91,7 +91,8 @@ class Receiver:
         self.host = host
         self.port = self.server.server_address[1]
         self.url = f"http://{host}:{self.port}/callback"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                       daemon=True)
 
     def __enter__(self) -> Receiver:
         self.thread.start()
