@@ -131,15 +131,26 @@ def dispatch() -> None:
     from taskforce.callbacks import runtime
     from taskforce.db import Database
 
+    import logging
+
+    import uvloop
+
+    from taskforce.callbacks.address_policy import parse_networks
+
     settings = load_settings()
+    try:
+        parse_networks(settings.callback_allowed_networks)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     state = AppState(settings=settings, db=Database.for_settings(settings))
 
     async def main() -> None:
         await asyncio.gather(*(loop(state) for loop in runtime.loops()))
 
-    typer.echo("dispatcher running; Ctrl-C stops it")
+    typer.echo("dispatcher (callbacks and the test-mode worker) running; Ctrl-C stops it")
     try:
-        asyncio.run(main())
+        uvloop.run(main())  # aiohttp on uvloop: the measured choice (docs/decisions.md)
     except KeyboardInterrupt:
         pass
 
@@ -162,11 +173,22 @@ def customers_show(customer: str) -> None:
     """Show a customer's callback auth key and signing secret."""
     from taskforce import customers
 
+    from taskforce.clock import format_ms, now_ms
+    from taskforce.errors import NotFound
+
     with _db(load_settings()).read() as conn:
-        row = customers.find_customer(conn, customer)
+        try:
+            row = customers.find_customer(conn, customer)
+        except NotFound as exc:
+            typer.echo(exc.message, err=True)
+            raise typer.Exit(1) from None
     typer.echo(f"customer {row['id']}: {row['name']}")
     typer.echo(f"callback auth key: {row['callback_auth_key']}")
     typer.echo(f"signing secret:    {row['signing_secret']}")
+    expires = row["previous_secret_expires_at"]
+    if row["previous_signing_secret"] and expires and expires > now_ms():
+        typer.echo(f"previous secret:   {row['previous_signing_secret']} "
+                   f"(also signs until {format_ms(expires)})")
 
 
 @customers_cli.command("rotate")
@@ -181,14 +203,21 @@ def customers_rotate(
     settings = load_settings()
     if not (callback_auth_key or signing_secret):
         raise typer.BadParameter("say --callback-auth-key, --signing-secret or both")
+    from taskforce.errors import NotFound
+
     with _db(settings).write() as conn:
-        row = customers.find_customer(conn, customer)
+        try:
+            row = customers.find_customer(conn, customer)
+        except NotFound as exc:
+            typer.echo(exc.message, err=True)
+            raise typer.Exit(1) from None
         if callback_auth_key:
             typer.echo(f"callback auth key: {customers.rotate_callback_auth_key(conn, row['id'])}")
         if signing_secret:
             secret = customers.rotate_signing_secret(conn, row["id"], grace_seconds=settings.signing_secret_grace_seconds)
+            grace = settings.signing_secret_grace_seconds
             typer.echo(f"signing secret:    {secret} (the old one signs too for "
-                       f"{settings.signing_secret_grace_seconds // 3600} h)")
+                       + (f"{grace / 3600:g} h)" if grace >= 3600 else f"{grace} s)"))
 
 
 @keys_cli.command("create")
