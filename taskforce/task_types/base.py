@@ -137,6 +137,9 @@ def raise_invalid(exc: ValidationError) -> typing.NoReturn:
         problem = "must be one of " + str(err.get("ctx", {}).get("expected", ""))
     else:
         problem = _MESSAGES.get(kind) or err.get("msg", "is invalid")
+    if len(loc) >= 2 and loc[-1] == "[key]":
+        # A bad key of a map: pydantic's location ends (key, "[key]"); name the map, not the key.
+        raise InvalidParameter(_loc_name(loc[:-2]), f"keys {problem}")
     # Model-level checks (model_validator) carry the parameter at the start of their message.
     if not loc and " " in problem:
         param, _, rest = problem.partition(" ")

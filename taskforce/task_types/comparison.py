@@ -50,7 +50,7 @@ class ComparisonParams(CreateParams):
         for i, attachment in enumerate(self.attachments):
             check_attachment(f"attachments[{i}]", self.attachment_type, attachment)
         if not self.choices and not self.fields:
-            raise ValueError("choices or fields must be given (at least one of them)")
+            raise ValueError("choices must be given when fields is not (at least one of the two)")
         return self
 
 
