@@ -35,9 +35,10 @@ from taskforce.workforce_stats import format_duration, worker_figures
 router = APIRouter(include_in_schema=False)
 
 # Templates re-check every URL when they render it (a stored value may predate a validation rule).
-templates.env.globals.setdefault("is_http_url", is_http_url)
-templates.env.globals.setdefault("dialable_phone", lambda number: _dialable(number))
-templates.env.filters.setdefault("duration", format_duration)
+# Names of our own, so another area's helpers of the same purpose never replace these.
+templates.env.globals["attachment_url_ok"] = is_http_url
+templates.env.globals["tel_e164"] = lambda number: _dialable(number)
+templates.env.filters["workforce_duration"] = format_duration
 
 OUTCOME_LABELS = {"success": "Success — the call went through", "no_pickup": "No pickup",
                   "hung_up": "Hung up before the task was done"}
