@@ -142,6 +142,22 @@ tasks = Table(
     ),
 )
 
+#: How many tasks each customer has per (mode, type, status), kept by database triggers on
+#: ``tasks`` (migration 0001) in the same transaction as the change, so the list's ``total`` is a
+#: sum of a few rows instead of a count over up to millions. ``shard`` spreads concurrent writers
+#: over several rows on PostgreSQL (by backend pid) so creates from many processes do not queue on
+#: one row lock; totals sum the shards. Rows may hold negative numbers; only sums mean anything.
+task_counts = Table(
+    "task_counts",
+    metadata,
+    Column("customer_id", Integer, primary_key=True),
+    Column("is_test", Boolean, primary_key=True),
+    Column("type", String(32), primary_key=True),
+    Column("status", String(16), primary_key=True),
+    Column("shard", SmallInteger, primary_key=True),
+    Column("n", BigInteger, nullable=False),
+)
+
 #: A worker who skipped a task is not offered it again.
 task_skips = Table(
     "task_skips",

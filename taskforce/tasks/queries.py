@@ -12,7 +12,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection
 
 from taskforce.errors import InvalidParameter
-from taskforce.models import tasks
+from taskforce.models import task_counts, tasks
 from taskforce.tasks.representation import TASK_COLUMNS
 
 MAX_LIMIT = 100
@@ -82,6 +82,21 @@ def _conditions(f: TaskFilter) -> list[Any]:
 
 
 def count(conn: Connection, f: TaskFilter) -> int:
+    """How many tasks match. Filters by mode, type and status alone (the list's usual total) are
+    answered from ``task_counts``, which triggers keep in step with ``tasks`` in the same
+    transaction: a few rows summed instead of an index scan that grew with the customer (12 ms
+    for 100,000 tasks on SQLite, 15-40 ms on PostgreSQL; see bench/README.md). Other filters
+    count the rows."""
+    if (f.urgency is None and f.start_ms is None and f.end_ms is None and f.project is None
+            and f.batch is None and f.unique_id is None):
+        cond = [task_counts.c.customer_id == f.customer_id]
+        if f.is_test is not None:
+            cond.append(task_counts.c.is_test == f.is_test)
+        if f.status is not None:
+            cond.append(task_counts.c.status == f.status)
+        if f.type is not None:
+            cond.append(task_counts.c.type == f.type)
+        return int(conn.execute(select(func.coalesce(func.sum(task_counts.c.n), 0)).where(*cond)).scalar_one())
     return conn.execute(select(func.count()).select_from(tasks).where(*_conditions(f))).scalar_one()
 
 
