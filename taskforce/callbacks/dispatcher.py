@@ -30,7 +30,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp.abc import AbstractResolver
-from sqlalchemy import and_, exists, func, insert, select, update
+from sqlalchemy import bindparam, exists, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from taskforce import signals as signal_topics
@@ -109,49 +109,73 @@ def claim_due(conn: Connection, *, now: int, limit: int, lease_ms: int,
     ]
 
 
-def _settle_task(conn: Connection, claim: Claim, succeeded: bool) -> None:
-    """The task's ``callback_succeeded`` follows its newest delivery only (a redelivery's)."""
-    newer = deliveries.alias("newer")
-    conn.execute(
-        update(tasks)
-        .where(tasks.c.id == claim.task_id,
-               ~exists().where(newer.c.task_id == claim.task_id, newer.c.id > claim.id))
-        .values(callback_succeeded=succeeded)
-    )
+# Statements built once: per result only parameters change (building them per call cost more
+# than executing them; see docs/decisions.md).
+_newer = deliveries.alias("newer")
+_SETTLE_TASK = (
+    update(tasks)
+    .where(tasks.c.id == bindparam("b_task"),
+           # The task's callback_succeeded follows its newest delivery only (a redelivery's).
+           ~exists().where(_newer.c.task_id == bindparam("b_task"),
+                           _newer.c.id > bindparam("b_delivery")))
+    .values(callback_succeeded=bindparam("b_ok"))
+)
+_APPLY = (
+    update(deliveries)
+    # The fence: only while this claim still holds the row.
+    .where(deliveries.c.id == bindparam("b_id"), deliveries.c.status == "pending",
+           deliveries.c.next_attempt_at == bindparam("b_token"))
+    .values(status=bindparam("b_status"), attempts=bindparam("b_attempts"),
+            next_attempt_at=bindparam("b_next"), delivered_at=bindparam("b_delivered_at"),
+            last_status_code=bindparam("b_code"), last_error=bindparam("b_error"))
+)
+
+
+def record_many(conn: Connection, results: list[Result], *, now: int, max_attempts: int,
+                rng: random.Random | None = None) -> list[str]:
+    """Write each attempt and what it means for its delivery; returns each delivery's new
+    status (``"lost"`` when another dispatcher took the claim over meanwhile)."""
+    if not results:
+        return []
+    conn.execute(insert(delivery_attempts), [
+        {"delivery_id": r.claim.id, "attempted_at": r.attempted_at,
+         "status_code": r.outcome.status_code, "latency_ms": r.outcome.latency_ms,
+         "error": r.outcome.error}
+        for r in results
+    ])
+    statuses = []
+    for result in results:
+        claim, outcome = result.claim, result.outcome
+        attempts = claim.attempts + 1
+        params = {"b_id": claim.id, "b_token": claim.token, "b_attempts": attempts,
+                  "b_next": now, "b_delivered_at": None, "b_code": outcome.status_code,
+                  "b_error": outcome.error}
+        if outcome.ok:
+            status = "delivered"
+            params["b_delivered_at"] = now
+        elif outcome.status_code == GONE:
+            status = "failed"
+            params["b_error"] = "HTTP 410 Gone: the receiver asked us to stop"
+        elif attempts >= max_attempts:
+            status = "failed"
+        else:
+            status = "pending"
+            params["b_next"] = now + backoff.delay_ms(attempts, rng=rng)
+        params["b_status"] = status
+        if not conn.execute(_APPLY, params).rowcount:
+            statuses.append("lost")
+            continue
+        if status != "pending":
+            conn.execute(_SETTLE_TASK, {"b_task": claim.task_id, "b_delivery": claim.id,
+                                        "b_ok": status == "delivered"})
+        statuses.append(status)
+    return statuses
 
 
 def record(conn: Connection, result: Result, *, now: int, max_attempts: int,
            rng: random.Random | None = None) -> str:
-    """Write one attempt and what it means for the delivery; returns the delivery's new status
-    (``"lost"`` when another dispatcher took the claim over meanwhile)."""
-    claim, outcome = result.claim, result.outcome
-    conn.execute(insert(delivery_attempts).values(
-        delivery_id=claim.id, attempted_at=result.attempted_at, status_code=outcome.status_code,
-        latency_ms=outcome.latency_ms, error=outcome.error,
-    ))
-    attempts = claim.attempts + 1
-    fence = update(deliveries).where(deliveries.c.id == claim.id, deliveries.c.status == "pending",
-                                     deliveries.c.next_attempt_at == claim.token)
-    common = {"attempts": attempts, "last_status_code": outcome.status_code,
-              "last_error": outcome.error}
-    if outcome.ok:
-        status = "delivered"
-        values = {**common, "status": status, "delivered_at": now}
-    elif outcome.status_code == GONE:
-        status = "failed"
-        values = {**common, "status": status,
-                  "last_error": "HTTP 410 Gone: the receiver asked us to stop"}
-    elif attempts >= max_attempts:
-        status = "failed"
-        values = {**common, "status": status}
-    else:
-        status = "pending"
-        values = {**common, "next_attempt_at": now + backoff.delay_ms(attempts, rng=rng)}
-    if not conn.execute(fence.values(**values)).rowcount:
-        return "lost"
-    if status != "pending":
-        _settle_task(conn, claim, status == "delivered")
-    return status
+    """``record_many`` for one result."""
+    return record_many(conn, [result], now=now, max_attempts=max_attempts, rng=rng)[0]
 
 
 def release(conn: Connection, claims: list[Claim], *, now: int) -> None:
@@ -215,8 +239,8 @@ class Dispatcher:
 
     def record(self, results: list[Result]) -> list[str]:
         with self.db.write() as conn:
-            return [record(conn, r, now=self.clock(), max_attempts=self.max_attempts, rng=self.rng)
-                    for r in results]
+            return record_many(conn, results, now=self.clock(), max_attempts=self.max_attempts,
+                               rng=self.rng)
 
     async def run_once(self, session: aiohttp.ClientSession | None = None) -> list[Result]:
         """Claim what is due now, send it all concurrently, record the results."""
@@ -236,8 +260,7 @@ class Dispatcher:
     def _flush_and_claim(self, results: list[Result], free: int) -> tuple[list[Claim], int | None]:
         with self.db.write() as conn:
             now = self.clock()
-            for result in results:
-                record(conn, result, now=now, max_attempts=self.max_attempts, rng=self.rng)
+            record_many(conn, results, now=now, max_attempts=self.max_attempts, rng=self.rng)
             claims = claim_due(conn, now=now, limit=free, lease_ms=self.lease_ms,
                                exclude=frozenset(self._in_flight))
             return claims, next_due(conn)
@@ -305,8 +328,8 @@ class Dispatcher:
         try:
             with self.db.write() as conn:
                 now = self.clock()
-                for result in self._results:
-                    record(conn, result, now=now, max_attempts=self.max_attempts, rng=self.rng)
+                record_many(conn, self._results, now=now, max_attempts=self.max_attempts,
+                            rng=self.rng)
                 done = {r.claim.id for r in self._results}
                 release(conn, [c for c in pending if c.id not in done], now=now)
         except Exception:  # noqa: BLE001 - shutting down; the leases expire anyway
