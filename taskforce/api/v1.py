@@ -42,26 +42,35 @@ def json_response(data: Any, status_code: int = 200) -> Response:
 
 
 async def _drain(request: Request) -> None:
-    received = 0
-    async for chunk in request.stream():
-        received += len(chunk)
-        if received > _DRAIN_LIMIT:
-            break
+    try:
+        stream = request.stream()
+        received = 0
+        async for chunk in stream:
+            received += len(chunk)
+            if received > _DRAIN_LIMIT:
+                break
+    except RuntimeError:  # already read: nothing left to drain
+        return
 
 
 async def read_body(request: Request, limit: int) -> bytes:
+    """The body, or PayloadTooLarge once it passes ``limit``; either way it is read to the end
+    (up to ``_DRAIN_LIMIT``) so the kept-alive connection can carry the next request."""
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        await _drain(request)
-        raise PayloadTooLarge(f"request body is larger than {limit} bytes")
+    too_large = bool(declared and declared.isdigit() and int(declared) > limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > limit:
-            await _drain(request)
-            raise PayloadTooLarge(f"request body is larger than {limit} bytes")
+        if too_large or size > limit:
+            too_large = True
+            chunks.clear()
+            if size > _DRAIN_LIMIT:
+                break
+            continue
         chunks.append(chunk)
+    if too_large:
+        raise PayloadTooLarge(f"request body is larger than {limit} bytes")
     return b"".join(chunks)
 
 
