@@ -254,24 +254,102 @@ def _password(password: str | None) -> str:
     return password or typer.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
+def _worker_or_exit(conn, email: str) -> dict:
+    from taskforce import accounts
+    from taskforce.errors import NotFound
+
+    try:
+        user = accounts.find_by_email(conn, email)
+    except NotFound:
+        user = None
+    if user is None or user["role"] != "worker":
+        typer.echo(f"no worker with email {email}", err=True)
+        raise typer.Exit(1)
+    return user
+
+
+def _refuse(exc: Exception) -> typer.Exit:
+    typer.echo(getattr(exc, "message", str(exc)), err=True)
+    return typer.Exit(1)
+
+
 @workers_cli.command("create")
 def workers_create(email: str, password: str = typer.Option(None, help="Prompted for when not given.")) -> None:
-    """Create a worker account."""
+    """Create a worker account (they sign in at /login and press Start working)."""
     from taskforce import accounts
+    from taskforce.errors import Conflict, InvalidParameter
 
-    with _db(load_settings()).write() as conn:
-        user_id = accounts.create_user(conn, email, _password(password), "worker")
-    typer.echo(f"worker {user_id}: {email}")
+    password = _password(password)  # asked before the transaction, which holds SQLite's write lock
+    try:
+        with _db(load_settings()).write() as conn:
+            user_id = accounts.create_user(conn, email, password, "worker")
+    except (Conflict, InvalidParameter) as exc:
+        raise _refuse(exc) from None
+    typer.echo(f"worker {user_id}: {accounts.normalize_email(email)}")
 
 
 @workers_cli.command("deactivate")
 def workers_deactivate(email: str) -> None:
-    """Stop a worker from signing in or submitting."""
+    """Stop a worker from signing in or submitting; the task they hold goes back to the queue."""
+    from taskforce import accounts
+    from taskforce.tasks import service
+
+    with _db(load_settings()).write() as conn:
+        worker = _worker_or_exit(conn, email)
+        accounts.set_active(conn, worker["id"], False)
+        released = service.release_worker_leases(conn, worker["id"])
+    typer.echo(f"deactivated {worker['email']}" + (f" (released {released} task)" if released else ""))
+
+
+@workers_cli.command("reactivate")
+def workers_reactivate(email: str) -> None:
+    """Let a deactivated worker sign in again."""
     from taskforce import accounts
 
     with _db(load_settings()).write() as conn:
-        accounts.set_active(conn, accounts.find_by_email(conn, email)["id"], False)
-    typer.echo(f"deactivated {email}")
+        worker = _worker_or_exit(conn, email)
+        accounts.set_active(conn, worker["id"], True)
+    typer.echo(f"reactivated {worker['email']}")
+
+
+@workers_cli.command("reset-password")
+def workers_reset_password(email: str, password: str = typer.Option(None, help="Prompted for when not given.")) -> None:
+    """Set a new password for a worker."""
+    from taskforce import accounts
+    from taskforce.errors import InvalidParameter
+
+    settings = load_settings()
+    with _db(settings).read() as conn:
+        _worker_or_exit(conn, email)
+    password = _password(password)
+    try:
+        with _db(settings).write() as conn:
+            accounts.set_password(conn, _worker_or_exit(conn, email)["id"], password)
+    except InvalidParameter as exc:
+        raise _refuse(exc) from None
+    typer.echo(f"new password set for {accounts.normalize_email(email)}")
+
+
+@workers_cli.command("list")
+def workers_list() -> None:
+    """Every worker: active or not, tasks done today and this week (UTC), median time per task."""
+    from taskforce import accounts
+    from taskforce.workforce_stats import format_duration, worker_figures
+
+    settings = load_settings()
+    with _db(settings).read() as conn:
+        workers = accounts.list_users(conn, "worker")
+        figures = worker_figures(conn, [w["id"] for w in workers], lease_seconds=settings.lease_seconds)
+    if not workers:
+        typer.echo("no workers yet: taskforce workers create EMAIL")
+        return
+    width = max(len(w["email"]) for w in workers)
+    typer.echo(f"{'email':<{width}}  status       today   week  median per task (this week)")
+    for w in workers:
+        f = figures[w["id"]]
+        medians = ", ".join(f"{t} {format_duration(ms)}" for t, ms in f.median_ms.items()) or "-"
+        status = "active" if w["active"] else "deactivated"
+        typer.echo(f"{w['email']:<{width}}  {status:<11} {f.done_today:>6} {f.done_this_week:>6}  {medians}")
 
 
 @users_cli.command("create-operator")
