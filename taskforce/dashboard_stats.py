@@ -1,15 +1,18 @@
-"""The customer's overview figures. Each is one indexed query bounded by the customer, the mode
-and (except the status counts) the last 30 days, so the overview stays fast at millions of tasks.
+"""The customer's overview figures. Each is bounded by the customer, the mode and the last 30 days
+(an index range) or read from the kept totals (status counts), so the overview does not slow down
+as a customer's history grows to millions of tasks.
 Days are UTC days: ``created_at // 86_400_000``."""
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.engine import Connection
 
 from taskforce.models import deliveries, tasks
+from taskforce.tasks import queries
 from taskforce.tasks.status import Status
 
 DAY_MS = 86_400_000
@@ -45,52 +48,56 @@ class Overview:
 
 
 def counts_by_status(conn: Connection, customer_id: int, is_test: bool) -> dict[str, int]:
-    rows = conn.execute(
-        select(tasks.c.status, func.count())
-        .where(tasks.c.customer_id == customer_id, tasks.c.is_test == is_test)
-        .group_by(tasks.c.status)
-    ).all()
-    counts = {status.value: 0 for status in Status}
-    counts.update({status: n for status, n in rows})
-    return counts
+    """All-time counts, through ``queries.count``: answered from the trigger-kept ``task_counts``
+    totals, not by counting the customer's rows."""
+    return {
+        status.value: queries.count(conn, queries.TaskFilter(customer_id=customer_id, is_test=is_test,
+                                                             status=status.value))
+        for status in Status
+    }
 
 
-def _per_day(conn: Connection, column, customer_id: int, is_test: bool, since: int) -> dict[int, int]:
-    day = (column // DAY_MS).label("day")
-    rows = conn.execute(
-        select(day, func.count())
-        .where(tasks.c.customer_id == customer_id, tasks.c.is_test == is_test, column >= since)
-        .group_by(day)
-    ).all()
-    return {int(d): n for d, n in rows}
+def _per_day(conn: Connection, column, customer_id: int, is_test: bool, days: range) -> dict[int, int]:
+    """Tasks per UTC day by ``column``: one COUNT over an index range per day, sent as a single
+    UNION ALL. (Grouping by ``column // DAY_MS`` instead sorts every row of the window through a
+    temporary B-tree: 70-80 ms for 75,000 rows on SQLite, against about 25 ms this way.)"""
+    scope = [tasks.c.customer_id == customer_id, tasks.c.is_test == is_test]
+    query = union_all(*[
+        select(literal(d).label("day"), func.count().label("n")).select_from(tasks)
+        .where(*scope, column >= d * DAY_MS, column < (d + 1) * DAY_MS)
+        for d in days
+    ])
+    return {int(d): n for d, n in conn.execute(query).all()}
 
 
 def daily(conn: Connection, customer_id: int, is_test: bool, *, now: int,
           days: int = WINDOW_DAYS) -> list[Day]:
     """One entry per UTC day, oldest first, ending with today (days without tasks are zeros)."""
     today = now // DAY_MS
-    first = today - days + 1
-    created = _per_day(conn, tasks.c.created_at, customer_id, is_test, first * DAY_MS)
-    completed = _per_day(conn, tasks.c.completed_at, customer_id, is_test, first * DAY_MS)
-    return [Day(d * DAY_MS, created.get(d, 0), completed.get(d, 0)) for d in range(first, today + 1)]
+    window = range(today - days + 1, today + 1)
+    created = _per_day(conn, tasks.c.created_at, customer_id, is_test, window)
+    completed = _per_day(conn, tasks.c.completed_at, customer_id, is_test, window)
+    return [Day(d * DAY_MS, created.get(d, 0), completed.get(d, 0)) for d in window]
+
+
+#: The median is taken over at most this many of the latest completions, so its cost is bounded
+#: whatever the volume (10,000 rows read from a covering index: ~10 ms on SQLite).
+MEDIAN_SAMPLE = 10_000
 
 
 def median_completion_ms(conn: Connection, customer_id: int, is_test: bool, *, since: int) -> int | None:
-    """Median of completed_at - created_at over tasks completed since ``since``.
-
-    Portable: count, then read the middle one or two rows of the sorted durations (SQLite has
-    no percentile function)."""
-    where = [tasks.c.customer_id == customer_id, tasks.c.is_test == is_test,
-             tasks.c.completed_at >= since]
-    n = conn.execute(select(func.count()).select_from(tasks).where(*where)).scalar_one()
-    if not n:
+    """Median of completed_at - created_at over the latest (up to MEDIAN_SAMPLE) tasks completed
+    since ``since``; None when there are none."""
+    rows = conn.execute(
+        select(tasks.c.completed_at, tasks.c.created_at)
+        .where(tasks.c.customer_id == customer_id, tasks.c.is_test == is_test,
+               tasks.c.completed_at >= since)
+        .order_by(tasks.c.completed_at.desc())
+        .limit(MEDIAN_SAMPLE)
+    ).all()
+    if not rows:
         return None
-    duration = (tasks.c.completed_at - tasks.c.created_at).label("d")
-    middle = conn.execute(
-        select(duration).where(*where).order_by(duration)
-        .offset((n - 1) // 2).limit(1 if n % 2 else 2)
-    ).scalars().all()
-    return int(sum(middle) / len(middle))
+    return int(statistics.median(done - created for done, created in rows))
 
 
 def callback_stats(conn: Connection, customer_id: int, is_test: bool, *, since: int) -> CallbackStats:
@@ -108,6 +115,7 @@ def callback_stats(conn: Connection, customer_id: int, is_test: bool, *, since: 
 
 def overview(conn: Connection, customer_id: int, is_test: bool, *, now: int) -> Overview:
     days = daily(conn, customer_id, is_test, now=now)
+    # Median and callbacks cover the same 30 days the chart shows.
     since = days[0].start_ms
     return Overview(
         counts=counts_by_status(conn, customer_id, is_test),
