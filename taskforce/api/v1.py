@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+import re
 import time
 from typing import Any
 
@@ -32,6 +33,8 @@ from taskforce.task_types.base import TaskType
 from taskforce.tasks import queries, service
 from taskforce.tasks.representation import task_object
 from taskforce.tasks.status import Status
+
+_TASK_ID = re.compile(r"[0-9a-f]{24}")
 
 #: Bytes of an over-long body we still read (and discard) so the connection stays usable.
 _DRAIN_LIMIT = 16 * 1024 * 1024
@@ -133,6 +136,11 @@ async def _principal_or_401(request: Request) -> ApiPrincipal | Response:
     except Unauthorized as exc:  # a database outage is a 503, not a bad key
         await _drain(request)
         return unauthorized(exc.message)
+    task_id = request.path_params.get("task_id")
+    if task_id is not None and not _TASK_ID.fullmatch(task_id):
+        # Not a shape we ever issue: no query (PostgreSQL would refuse a NUL in it anyway).
+        await _drain(request)
+        return error_response(404, f"no task with task_id {task_id!r}")
     limiter: RateLimiter | None = getattr(request.app.state, "api_rate_limiter", None)
     if limiter is not None:
         wait = limiter.wait_seconds(principal.key_id)
