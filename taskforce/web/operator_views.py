@@ -68,7 +68,7 @@ def _text(form: FormData, name: str, limit: int = 1000) -> str:
 def _worker(conn, raw_id: str) -> dict[str, Any]:
     """The worker account with this id (operators and customer users are not workers)."""
     try:
-        if not raw_id.isdigit() or len(raw_id) > 12:
+        if not (raw_id.isascii() and raw_id.isdigit()) or len(raw_id) > 12:
             raise NotFound("no such worker")
         worker = accounts.get_user(conn, int(raw_id))
     except NotFound:

@@ -43,7 +43,7 @@ templates.env.filters["workforce_duration"] = format_duration
 OUTCOME_LABELS = {"success": "Success — the call went through", "no_pickup": "No pickup",
                   "hung_up": "Hung up before the task was done"}
 #: Row indices a form may use; anything past the limit is still counted so the 11th row is refused.
-_ROW_INPUT = re.compile(r"^row-(\d{1,3})-(\d{1,3})$")
+_ROW_INPUT = re.compile(r"^row-([0-9]{1,3})-([0-9]{1,3})$")
 
 
 def _dialable(number: str) -> str | None:
@@ -74,7 +74,8 @@ def _state(request: Request):
 
 def _pick(options: list[str], raw: str) -> Any:
     """The option at this position; anything else becomes a value no check accepts."""
-    if raw.isdigit() and int(raw) < len(options):
+    # isascii: str.isdigit() is also true of "²", which int() refuses.
+    if raw.isascii() and raw.isdigit() and len(raw) < 6 and int(raw) < len(options):
         return options[int(raw)]
     return -1
 

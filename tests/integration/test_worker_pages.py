@@ -249,3 +249,32 @@ def test_hand_back_and_stop(client, factory, worker, db):
     assert row(db, task_id)["lease_token"] is None
     # Handed back is not skipped: it can come to this worker again.
     assert open_next(client, token)[0] == task_id
+
+
+NASTY = ["²", "٣", "-1", "1e3", "", " 0", "0" * 12, "99999999999", "\x00", "NaN", "1.0", "０"]
+
+
+@pytest.mark.parametrize("type_name", list(SUBMISSIONS))
+def test_no_form_input_causes_an_error_page(client, factory, worker, db, type_name):
+    customer = factory.customer()
+    factory.task(customer, type_name, **({"fields": {"why": "Why?"}} if type_name == "comparison" else {}))
+    token = sign_in(client, worker)
+    task_id, page = open_next(client, token)
+    lease = LEASE.search(page).group(1)
+    for value in NASTY:
+        form = {"csrf_token": token, "lease": lease, "category": value, "choice": value,
+                "outcome": value, "field-0": value, f"field-{value}": "x", f"row-{value}-0": "x",
+                "row-0-0": value, "row-999-999": "x", "rows": value, "fields": value}
+        r = client.post(f"/work/task/{task_id}", data=form, follow_redirects=False)
+        assert r.status_code in (303, 400), (value, r.status_code, r.text[:300])
+    assert row(db, task_id)["status"] in ("pending", "completed")
+
+
+def test_operator_ids_that_are_not_ascii_digits(client, factory):
+    from tests.integration.test_worker_pages import sign_in as operator_sign_in
+
+    token = operator_sign_in(client, factory.user("operator"))
+    for raw in ("²", "٣", "０", "-1"):
+        for action in ("deactivate", "reactivate", "password"):
+            r = client.post(f"/operator/workers/{raw}/{action}", data={"csrf_token": token, "password": "x" * 9})
+            assert r.status_code == 200 and "no such worker" in r.text
