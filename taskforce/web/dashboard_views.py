@@ -153,8 +153,10 @@ def _chart(days: list[dashboard_stats.Day]) -> Chart:
             h = round(plot_h * n / peak, 1)
             chart.bars.append({"x": round(i * slot + j * bar_w, 1), "y": round(plot_h - h, 1),
                                "w": round(bar_w, 1), "h": h, "kind": kind, "n": n, "day": label})
-        if i % 5 == 0 or i == len(days) - 1:
-            chart.ticks.append({"x": round(i * slot, 1), "label": label[5:]})
+        if i == len(days) - 1:
+            chart.ticks.append({"x": chart.width, "label": label[5:], "last": True})
+        elif i % 5 == 0 and i < len(days) - 3:
+            chart.ticks.append({"x": round(i * slot, 1), "label": label[5:], "last": False})
     return chart
 
 
