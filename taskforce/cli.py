@@ -363,14 +363,31 @@ def users_create_operator(email: str, password: str = typer.Option(None)) -> Non
 
 
 @users_cli.command("invite")
-def users_invite(customer: str, email: str, password: str = typer.Option(None)) -> None:
-    """Create a dashboard user for a customer."""
+def users_invite(
+    customer: str,
+    email: str,
+    password: str = typer.Option(None, help="Prompted for when not given."),
+    generate: bool = typer.Option(False, "--generate-password",
+                                  help="Make a random password and print it once."),
+) -> None:
+    """Create a dashboard user for CUSTOMER (its id or exact name)."""
     from taskforce import accounts, customers
+    from taskforce.errors import TaskforceError
 
-    with _db(load_settings()).write() as conn:
-        row = customers.find_customer(conn, customer)
-        user_id = accounts.create_user(conn, email, _password(password), "customer", customer_id=row["id"])
-    typer.echo(f"customer user {user_id}: {email} ({row['name']})")
+    # Asked before the transaction opens: a prompt must not hold the database's write lock.
+    if generate:
+        password = secrets.token_urlsafe(12)
+    password = _password(password)
+    try:
+        with _db(load_settings()).write() as conn:
+            row = customers.find_customer(conn, customer)
+            user_id = accounts.create_user(conn, email, password, "customer", customer_id=row["id"])
+    except TaskforceError as exc:
+        typer.echo(exc.message, err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"customer user {user_id}: {accounts.normalize_email(email)} ({row['name']})")
+    if generate:
+        typer.echo(f"password (shown only now): {password}")
 
 
 DEMO_PASSWORD = "taskforce-demo"

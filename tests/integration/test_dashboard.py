@@ -480,3 +480,15 @@ def test_users_invite_cli(database_url, db, factory, monkeypatch, tmp_path):
     with db.write() as conn:
         user = accounts.verify_login(conn, "peter@initech.test", "tps reports!")
     assert user["role"] == "customer" and user["customer_id"] == customer.id
+
+    result = CliRunner().invoke(cli, ["users", "invite", str(customer.id), "Milton@Initech.test",
+                                      "--generate-password"])
+    assert result.exit_code == 0, result.output
+    generated = result.output.split("shown only now): ")[1].strip()
+    with db.write() as conn:
+        assert accounts.verify_login(conn, "milton@initech.test", generated)["customer_id"] == customer.id
+    for args, message in [(["nobody", "x@y.test", "--password", "long enough"], "no customer"),
+                          (["initech", "peter@initech.test", "--password", "long enough"], "already exists"),
+                          (["initech", "bill@initech.test", "--password", "short"], "at least 8")]:
+        result = CliRunner().invoke(cli, ["users", "invite", *args])
+        assert result.exit_code == 1 and message in result.output, result.output
