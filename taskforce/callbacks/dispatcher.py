@@ -30,7 +30,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp.abc import AbstractResolver
-from sqlalchemy import bindparam, exists, func, insert, select, update
+from sqlalchemy import bindparam, exists, func, insert, literal_column, select, update
 from sqlalchemy.engine import Connection
 
 from taskforce import signals as signal_topics
@@ -69,6 +69,11 @@ class Result:
     attempted_at: int
 
 
+#: A literal, not a bound parameter: only then can SQLite (and a generic PostgreSQL plan) see
+#: that the query implies the partial index ix_deliveries_due's ``status = 'pending'``.
+_PENDING = deliveries.c.status == literal_column("'pending'")
+
+
 def claim_due(conn: Connection, *, now: int, limit: int, lease_ms: int,
               exclude: frozenset[int] = frozenset()) -> list[Claim]:
     """Claim up to ``limit`` due deliveries; the caller's transaction must be a write."""
@@ -76,7 +81,7 @@ def claim_due(conn: Connection, *, now: int, limit: int, lease_ms: int,
         return []
     query = (
         select(deliveries.c.id)
-        .where(deliveries.c.status == "pending", deliveries.c.next_attempt_at <= now)
+        .where(_PENDING, deliveries.c.next_attempt_at <= now)
         .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
         .limit(limit)
     )
@@ -204,7 +209,7 @@ def release(conn: Connection, claims: list[Claim], *, now: int) -> None:
 
 def next_due(conn: Connection) -> int | None:
     return conn.execute(
-        select(func.min(deliveries.c.next_attempt_at)).where(deliveries.c.status == "pending")
+        select(func.min(deliveries.c.next_attempt_at)).where(_PENDING)
     ).scalar()
 
 

@@ -16,7 +16,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, literal_column, select, true
 from sqlalchemy.engine import Connection
 
 from taskforce import signals as signal_topics
@@ -27,7 +27,6 @@ from taskforce.models import tasks
 from taskforce.signals import Signals
 from taskforce.task_types import REGISTRY
 from taskforce.tasks import service
-from taskforce.tasks.status import Status
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +34,9 @@ BATCH = 200
 
 
 def _pending_test():
-    return (tasks.c.status == Status.PENDING.value) & (tasks.c.is_test == True)  # noqa: E712
+    # Literals, not bound parameters, so the planner sees the partial index ix_tasks_test_pending
+    # (status = 'pending' AND is_test = 1/true) applies.
+    return and_(tasks.c.status == literal_column("'pending'"), tasks.c.is_test == true())
 
 
 def complete_due(conn: Connection, *, now: int, delay_ms: int, limit: int = BATCH) -> list[str]:
