@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import threading
 
 import pytest
 
@@ -88,7 +89,28 @@ def test_swagger_ui_renders_and_runs_offline(server, factory):
     from playwright.sync_api import sync_playwright
 
     customer = factory.customer()
+    spec = _spec(server)
     outside: list[str] = []
+    failure: list[BaseException] = []
+
+    def drive() -> None:
+        try:
+            _drive(sync_playwright, server, customer, spec, outside)
+        except BaseException as exc:  # handed to the test thread below
+            failure.append(exc)
+
+    # Its own thread: Playwright's sync API refuses a thread where an asyncio loop runs, as one
+    # does in the main thread once tests/browser's session-wide Playwright has started.
+    thread = threading.Thread(target=drive)
+    thread.start()
+    thread.join(timeout=120)
+    assert not thread.is_alive(), "the browser did not finish"
+    if failure:
+        raise failure[0]
+    assert outside == []
+
+
+def _drive(sync_playwright, server, customer, spec, outside) -> None:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
                                      args=["--headless", "--no-sandbox", "--disable-gpu",
@@ -110,7 +132,7 @@ def test_swagger_ui_renders_and_runs_offline(server, factory):
             page.wait_for_selector(".opblock", timeout=15000)
             summaries = page.locator(".opblock-summary-path").all_inner_texts()
             assert any("/v1/tasks" in s for s in summaries) and any("/v1/task/categorize" in s for s in summaries)
-            assert len(summaries) == sum(len(ops) for ops in _spec(server)["paths"].values())
+            assert len(summaries) == sum(len(ops) for ops in spec["paths"].values())
             # Authorize with the key, then run GET /v1/tasks from the page.
             page.click("button.authorize")
             page.fill(".modal-ux input[type=text]", customer.live_key)
@@ -125,7 +147,6 @@ def test_swagger_ui_renders_and_runs_offline(server, factory):
             assert errors == []
         finally:
             browser.close()
-    assert outside == []
 
 
 def _spec(server) -> dict:
