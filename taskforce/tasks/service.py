@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, exists, insert, literal, or_, select, true, update
+from sqlalchemy import and_, exists, false, insert, literal, literal_column, or_, select, text, true, update
 from sqlalchemy.engine import Connection
 
 from taskforce import ids
@@ -114,11 +114,23 @@ class Lease:
 
 
 def _claimable(now: int):
+    # Literals, not bound parameters: a planner can only use the partial index ix_tasks_queue
+    # when the query's WHERE visibly implies the index's (status = 'pending' AND is_test = 0 /
+    # false); SQLite cannot see through "status = ?", nor PostgreSQL's generic plans, which
+    # psycopg's prepared statements end up using.
     return and_(
-        tasks.c.status == Status.PENDING.value,
-        tasks.c.is_test == False,  # noqa: E712 - "= 0" matches the partial index
+        tasks.c.status == literal_column("'pending'"),
+        tasks.c.is_test == false(),
         or_(tasks.c.lease_expires_at.is_(None), tasks.c.lease_expires_at < now),
     )
+
+
+_SQLITE_NEXT_TASK = text(
+    "SELECT id FROM tasks INDEXED BY ix_tasks_queue "
+    "WHERE status = 'pending' AND is_test = 0 AND (lease_expires_at IS NULL OR lease_expires_at < :now) "
+    "AND NOT EXISTS (SELECT 1 FROM task_skips WHERE task_skips.task_id = tasks.id "
+    "AND task_skips.worker_id = :worker_id) ORDER BY priority, created_at, id LIMIT 1"
+)
 
 
 def current_lease(conn: Connection, worker_id: int, *, now: int | None = None) -> Lease | None:
@@ -159,6 +171,11 @@ def claim(
     )
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
+    else:
+        # Once ANALYZE (or PRAGMA optimize) has run, SQLite's planner prefers scanning a customer
+        # index and sorting over the queue's own partial index (70 ms against 0.1 ms at 20,000
+        # pending tasks); name the index. SQLAlchemy renders no table hints for SQLite.
+        query = _SQLITE_NEXT_TASK.bindparams(now=now, worker_id=worker_id)
     for _ in range(3):
         task_id = conn.execute(query).scalar()
         if task_id is None:
