@@ -152,6 +152,16 @@ tasks = Table(
         sqlite_where=text("lease_worker_id IS NOT NULL"),
         postgresql_where=text("lease_worker_id IS NOT NULL"),
     ),
+    # The operator's queue depth by urgency and type, counted from the index alone (a lease
+    # counts as held while lease_expires_at is in the future; releases clear it).
+    Index(
+        "ix_tasks_queue_depth",
+        "priority",
+        "type",
+        "lease_expires_at",
+        sqlite_where=text("status = 'pending' AND is_test = 0"),
+        postgresql_where=text("status = 'pending' AND is_test = false"),
+    ),
 )
 
 #: How many tasks each customer has per (mode, type, status), kept by database triggers on
