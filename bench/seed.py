@@ -15,14 +15,16 @@ COLUMNS = ("id, customer_id, is_test, type, status, urgency, priority, instructi
 def fill_tasks(db, *, total: int, customer_ids: list[int], status: str = "mixed",
                batch: int = 100_000, base_ms: int | None = None) -> float:
     """Insert ``total`` categorization tasks spread round-robin over ``customer_ids`` (which must
-    be consecutive), one millisecond apart. ``status``: "pending" for all, or "mixed" (every third
-    completed). Returns the seconds it took."""
+    be consecutive), one millisecond apart. ``status``: "pending" or "completed" for all, or "mixed"
+    (every third completed). Returns the seconds it took."""
     first, count = customer_ids[0], len(customer_ids)
     assert customer_ids == list(range(first, first + count)), "customer ids must be consecutive"
     base = base_ms if base_ms is not None else int(time.time() * 1000) - total
     started = time.perf_counter()
     if status == "pending":
         status_sql, response_sql, completed_sql = "'pending'", "NULL", "NULL"
+    elif status == "completed":
+        status_sql, response_sql, completed_sql = "'completed'", f"'{RESPONSE}'", f"{base} + i + 500"
     else:
         # mod() on PostgreSQL: psycopg reads % as a placeholder (SQLite's mod() gives a REAL).
         third = "i % 3" if db.is_sqlite else "mod(i, 3)"
