@@ -185,15 +185,18 @@ def _task_page(request: Request, task: dict[str, Any], *, error: str | None = No
     )
 
 
-def _claim_next(request: Request, worker_id: int) -> Response:
-    """Lease the next task and open it, or say the queue is empty."""
+def _claim_next(request: Request, worker_id: int, note: str | None = None) -> Response:
+    """Lease the next task and open it, or say the queue is empty; ``note`` says why the
+    previous task ended, when that needs saying."""
     state = _state(request)
     with state.db.write() as conn:
         lease = service.claim(conn, worker_id, lease_seconds=state.settings.lease_seconds)
     if lease is None:
-        if "flash" not in request.session:
-            flash(request, "No tasks are waiting right now. Try again in a little while.")
+        empty = "No tasks are waiting right now. Try again in a little while."
+        flash(request, f"{note} {empty}" if note else empty, "error" if note else "info")
         return RedirectResponse("/work", status_code=303)
+    if note:
+        flash(request, f"{note} Here is the next task.", "error")
     return RedirectResponse(f"/work/task/{lease.task_id}", status_code=303)
 
 
@@ -253,18 +256,15 @@ def _submit(request: Request, task_id: str, form: FormData) -> Response:
             answer = answer_from_form(task["type"], task["params"], form)
             service.complete(conn, task_id, answer, worker_id=user["id"], lease_token=token)
     except NotFound:
-        flash(request, "That task does not exist.", "error")
-        return _claim_next(request, user["id"])
+        return _claim_next(request, user["id"], "That task does not exist.")
     except InvalidParameter as exc:
         with state.db.read() as conn:
             held = _held_task(conn, task_id, user["id"], now_ms())
         if held is None:
-            flash(request, "That task is no longer yours.", "error")
-            return _claim_next(request, user["id"])
+            return _claim_next(request, user["id"], "That task is no longer yours.")
         return _task_page(request, held, error=exc.message, form=form, status_code=400)
     except LeaseLost as exc:
-        flash(request, exc.message + " Here is the next task.", "error")
-        return _claim_next(request, user["id"])
+        return _claim_next(request, user["id"], exc.message)
     state.signals.publish(signals.TASK_COMPLETED)
     return _claim_next(request, user["id"])
 
