@@ -89,6 +89,9 @@ class Receiver:
                 pass
 
         class Server(ThreadingHTTPServer):
+            # Dispatchers open up to 64 connections at once; the default backlog (5) refuses some.
+            request_queue_size = 512
+
             def handle_error(self, request, client_address) -> None:
                 pass  # senders killed mid-request (the durability test) reset connections
 
