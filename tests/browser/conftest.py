@@ -14,7 +14,9 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps its event loop "running" in the main
+# thread while open, and every later test calling asyncio.run() would fail.
+@pytest.fixture(scope="module")
 def browser() -> Iterator:
     if not shutil.which("chromium") and not shutil.which(CHROMIUM):
         pytest.skip("Debian's chromium is not installed (scripts/test-deps installs it)")

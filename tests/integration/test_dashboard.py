@@ -112,12 +112,13 @@ def test_every_form_refuses_a_missing_csrf_token(acme_client, acme, factory):
 def test_sessions_expire(settings, db, factory):
     from taskforce.app import create_app
 
-    app = create_app(settings.model_copy(update={"session_max_age": 1}), db)
+    # Cookie ages are whole seconds, so a 3 s limit leaves 2 s for signing in on a busy machine.
+    app = create_app(settings.model_copy(update={"session_max_age": 3}), db)
     customer = factory.customer()
     user = factory.user("customer", customer_id=customer.id)
     client = signed_in(app, user["email"])
     assert client.get("/dashboard", follow_redirects=False).status_code == 200
-    time.sleep(2.1)
+    time.sleep(4.5)
     response = client.get("/dashboard", follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == "/login"
 
