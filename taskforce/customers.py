@@ -6,7 +6,7 @@ import hmac
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
 from taskforce import ids
@@ -79,16 +79,21 @@ def revoke_api_key(conn: Connection, prefix: str, *, customer_id: int | None = N
 LAST_USED_RESOLUTION_MS = 60_000
 
 
+# Built once: every API request runs it, and building a statement (plus its cache key) per call
+# cost more than executing it (bench/README.md, the create profile).
+_KEY_BY_PREFIX = (
+    select(api_keys.c.id, api_keys.c.customer_id, api_keys.c.mode, api_keys.c.key_hash,
+           api_keys.c.revoked_at, api_keys.c.last_used_at, customers.c.active)
+    .join(customers, customers.c.id == api_keys.c.customer_id)
+    .where(api_keys.c.prefix == bindparam("prefix"))
+)
+
+
 def authenticate(conn: Connection, key: str) -> tuple[ApiPrincipal, int | None]:
     """The principal for an API key, and its last_used_at; Unauthorized if unknown or revoked."""
     if not key.startswith(("live_", "test_")) or len(key) > 100:
         raise Unauthorized("invalid API key")
-    row = conn.execute(
-        select(api_keys.c.id, api_keys.c.customer_id, api_keys.c.mode, api_keys.c.key_hash,
-               api_keys.c.revoked_at, api_keys.c.last_used_at, customers.c.active)
-        .join(customers, customers.c.id == api_keys.c.customer_id)
-        .where(api_keys.c.prefix == ids.api_key_prefix(key))
-    ).first()
+    row = conn.execute(_KEY_BY_PREFIX, {"prefix": ids.api_key_prefix(key)}).first()
     if row is None or not hmac.compare_digest(row.key_hash, ids.hash_api_key(key)):
         raise Unauthorized("invalid API key")
     if row.revoked_at is not None:

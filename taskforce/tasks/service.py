@@ -28,6 +28,9 @@ from taskforce.tasks.status import PRIORITY, Status
 _task_cols = [tasks.c[name] for name in TASK_COLUMNS]
 
 
+_INSERT_TASK = insert(tasks)  # built once: the statement's cache key is then computed once
+
+
 def create(
     conn: Connection,
     *,
@@ -58,7 +61,7 @@ def create(
         "batch": params.batch,
         "unique_id": params.unique_id,
     }
-    conn.execute(insert(tasks), row)
+    conn.execute(_INSERT_TASK, row)
     return row
 
 
