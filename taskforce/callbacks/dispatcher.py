@@ -213,6 +213,19 @@ def next_due(conn: Connection) -> int | None:
     ).scalar()
 
 
+def waker(loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> Callable[[], None]:
+    """A signal listener that sets ``event`` on ``loop`` from any thread, and is harmless once
+    that loop has closed (publishers must never fail because a loop stopped)."""
+
+    def wake() -> None:
+        try:
+            loop.call_soon_threadsafe(event.set)
+        except RuntimeError:
+            pass
+
+    return wake
+
+
 class Dispatcher:
     def __init__(self, db: Database, settings: Settings, *, signals: Signals | None = None,
                  clock: Callable[[], int] = now_ms, rng: random.Random | None = None,
@@ -303,8 +316,7 @@ class Dispatcher:
         self._wake = asyncio.Event()
         if self.signals is not None:
             # Publishers may be sync handlers on worker threads: hop onto our loop.
-            self.signals.subscribe(signal_topics.TASK_COMPLETED,
-                                   lambda: loop.call_soon_threadsafe(self._wake.set))
+            self.signals.subscribe(signal_topics.TASK_COMPLETED, waker(loop, self._wake))
         session = self.new_session()
         try:
             while True:

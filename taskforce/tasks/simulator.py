@@ -20,6 +20,7 @@ from sqlalchemy import and_, func, literal_column, select, true
 from sqlalchemy.engine import Connection
 
 from taskforce import signals as signal_topics
+from taskforce.callbacks.dispatcher import waker
 from taskforce.clock import now_ms
 from taskforce.db import Database
 from taskforce.errors import TaskforceError
@@ -87,8 +88,7 @@ class SimulatedWorker:
         loop = asyncio.get_running_loop()
         wake = asyncio.Event()
         if self.signals is not None:
-            self.signals.subscribe(signal_topics.TEST_TASK_CREATED,
-                                   lambda: loop.call_soon_threadsafe(wake.set))
+            self.signals.subscribe(signal_topics.TEST_TASK_CREATED, waker(loop, wake))
         while True:
             wake.clear()
             try:

@@ -349,3 +349,18 @@ def test_simulated_completion_of_a_canceled_test_task_owes_nothing(db, factory, 
     with db.write() as conn:
         assert complete_due(conn, now=task["created_at"] + 10_000, delay_ms=0) == []
     assert delivery_rows(db) == []
+
+
+def test_publishing_after_the_loop_stopped_is_harmless(db, settings):
+    """A completion published after a dispatcher's loop ended must not fail the publisher
+    (an API request or a worker's submission)."""
+    signals = Signals()
+
+    async def main() -> None:
+        loop = asyncio.create_task(Dispatcher(db, settings, signals=signals, poll_seconds=0.05).run())
+        await asyncio.sleep(0.1)
+        loop.cancel()
+        await asyncio.gather(loop, return_exceptions=True)
+
+    run(main())
+    signals.publish(TASK_COMPLETED)
