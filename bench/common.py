@@ -272,7 +272,8 @@ def _ms(value: str) -> float:
 def run_wrk(url: str, script: Path, *, seconds: int = 10, connections: int = 64,
             env: dict[str, str] | None = None) -> WrkResult:
     out = subprocess.run(
-        [ensure_wrk(), "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
+        [ensure_wrk(), "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency",
+         "-s", str(script), url],
         env={**os.environ, **(env or {})}, capture_output=True, text=True, check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))

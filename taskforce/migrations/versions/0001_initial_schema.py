@@ -225,24 +225,43 @@ def downgrade() -> None:
 
 _COUNT_KEY = "customer_id, is_test, type, status, shard"
 
-_PG_COUNT_FUNCTION = f"""
-CREATE FUNCTION taskforce_count_tasks() RETURNS trigger LANGUAGE plpgsql AS $$
+# Inserts and deletes are counted once per statement from its transition table: a bulk insert
+# of n rows is one upsert per (customer, mode, type, status), not n upserts of one row (which in
+# one transaction walk an ever longer chain of that row's versions: quadratic). Updates that
+# change a counted column are counted per row (a column list and WHEN cannot go with transition
+# tables), so claims and other lease updates never run the trigger at all.
+_PG_COUNT_FUNCTIONS = [f"""
+CREATE FUNCTION taskforce_count_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO task_counts AS c ({_COUNT_KEY}, n)
+    SELECT customer_id, is_test, type, status, pg_backend_pid() % 8, count(*) FROM new_rows
+    GROUP BY customer_id, is_test, type, status
+    ON CONFLICT ({_COUNT_KEY}) DO UPDATE SET n = c.n + EXCLUDED.n;
+    RETURN NULL;
+END $$
+""", f"""
+CREATE FUNCTION taskforce_count_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO task_counts AS c ({_COUNT_KEY}, n)
+    SELECT customer_id, is_test, type, status, pg_backend_pid() % 8, -count(*) FROM old_rows
+    GROUP BY customer_id, is_test, type, status
+    ON CONFLICT ({_COUNT_KEY}) DO UPDATE SET n = c.n + EXCLUDED.n;
+    RETURN NULL;
+END $$
+""", f"""
+CREATE FUNCTION taskforce_count_updated() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     my_shard smallint := pg_backend_pid() % 8;
 BEGIN
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        INSERT INTO task_counts AS c ({_COUNT_KEY}, n)
-        VALUES (OLD.customer_id, OLD.is_test, OLD.type, OLD.status, my_shard, -1)
-        ON CONFLICT ({_COUNT_KEY}) DO UPDATE SET n = c.n - 1;
-    END IF;
-    IF TG_OP IN ('UPDATE', 'INSERT') THEN
-        INSERT INTO task_counts AS c ({_COUNT_KEY}, n)
-        VALUES (NEW.customer_id, NEW.is_test, NEW.type, NEW.status, my_shard, 1)
-        ON CONFLICT ({_COUNT_KEY}) DO UPDATE SET n = c.n + 1;
-    END IF;
+    INSERT INTO task_counts AS c ({_COUNT_KEY}, n)
+    VALUES (OLD.customer_id, OLD.is_test, OLD.type, OLD.status, my_shard, -1)
+    ON CONFLICT ({_COUNT_KEY}) DO UPDATE SET n = c.n - 1;
+    INSERT INTO task_counts AS c ({_COUNT_KEY}, n)
+    VALUES (NEW.customer_id, NEW.is_test, NEW.type, NEW.status, my_shard, 1)
+    ON CONFLICT ({_COUNT_KEY}) DO UPDATE SET n = c.n + 1;
     RETURN NULL;
 END $$
-"""
+"""]
 
 _COUNTED_CHANGE = ("OLD.customer_id IS DISTINCT FROM NEW.customer_id OR OLD.is_test IS DISTINCT FROM "
                    "NEW.is_test OR OLD.type IS DISTINCT FROM NEW.type OR OLD.status IS DISTINCT FROM NEW.status")
@@ -266,11 +285,14 @@ def _create_task_counts() -> None:
     sa.PrimaryKeyConstraint('customer_id', 'is_test', 'type', 'status', 'shard', name=op.f('pk_task_counts'))
     )
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(_PG_COUNT_FUNCTION)
-        op.execute("CREATE TRIGGER tasks_count_insert_delete AFTER INSERT OR DELETE ON tasks "
-                   "FOR EACH ROW EXECUTE FUNCTION taskforce_count_tasks()")
+        for function in _PG_COUNT_FUNCTIONS:
+            op.execute(function)
+        op.execute("CREATE TRIGGER tasks_count_insert AFTER INSERT ON tasks REFERENCING NEW TABLE AS "
+                   "new_rows FOR EACH STATEMENT EXECUTE FUNCTION taskforce_count_inserted()")
+        op.execute("CREATE TRIGGER tasks_count_delete AFTER DELETE ON tasks REFERENCING OLD TABLE AS "
+                   "old_rows FOR EACH STATEMENT EXECUTE FUNCTION taskforce_count_deleted()")
         op.execute("CREATE TRIGGER tasks_count_update AFTER UPDATE OF customer_id, is_test, type, status "
-                   f"ON tasks FOR EACH ROW WHEN ({_COUNTED_CHANGE}) EXECUTE FUNCTION taskforce_count_tasks()")
+                   f"ON tasks FOR EACH ROW WHEN ({_COUNTED_CHANGE}) EXECUTE FUNCTION taskforce_count_updated()")
     else:
         op.execute(f"CREATE TRIGGER tasks_count_insert AFTER INSERT ON tasks BEGIN {_sqlite_bump('NEW', 1)} END")
         op.execute(f"CREATE TRIGGER tasks_count_delete AFTER DELETE ON tasks BEGIN {_sqlite_bump('OLD', -1)} END")
@@ -281,9 +303,10 @@ def _create_task_counts() -> None:
 
 def _drop_task_counts() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER IF EXISTS tasks_count_insert_delete ON tasks")
-        op.execute("DROP TRIGGER IF EXISTS tasks_count_update ON tasks")
-        op.execute("DROP FUNCTION IF EXISTS taskforce_count_tasks()")
+        for name in ("tasks_count_insert", "tasks_count_delete", "tasks_count_update"):
+            op.execute(f"DROP TRIGGER IF EXISTS {name} ON tasks")
+        for name in ("inserted", "deleted", "updated"):
+            op.execute(f"DROP FUNCTION IF EXISTS taskforce_count_{name}()")
     else:
         for name in ("tasks_count_insert", "tasks_count_delete", "tasks_count_update"):
             op.execute(f"DROP TRIGGER IF EXISTS {name}")
