@@ -51,6 +51,7 @@ def main() -> int:
     parser.add_argument("--backend", action="append", choices=["sqlite", "postgres"])
     parser.add_argument("--only", default="create,list,queue,callbacks")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--queue-tasks", type=int, help="tasks in the queue benchmark (default 20,000)")
     args = parser.parse_args()
     backends = args.backend or ["sqlite", "postgres"]
     if "postgres" in backends and (reason := pg_available()):
@@ -69,7 +70,7 @@ def main() -> int:
     if "list" in only:
         results += bench_list.run(backends, 50_000 if args.quick else bench_list.TOTAL)
     if "queue" in only:
-        results += bench_queue.run(backends, 2_000 if args.quick else bench_queue.TASKS)
+        results += bench_queue.run(backends, args.queue_tasks or (2_000 if args.quick else bench_queue.TASKS))
     if "callbacks" in only:
         results += bench_callbacks.run(backends, 2_000 if args.quick else 20_000, 200 if args.quick else 1_000)
 
@@ -89,7 +90,8 @@ def main() -> int:
     RESULTS.mkdir(exist_ok=True)
     out = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "machine": info, "quick": args.quick,
            "results": results}
-    (RESULTS / ("quick.json" if args.quick else "latest.json")).write_text(json.dumps(out, indent=1) + "\n")
+    name = "quick" if args.quick else "latest" if only == {"create", "list", "queue", "callbacks"} else "-".join(sorted(only))
+    (RESULTS / f"{name}.json").write_text(json.dumps(out, indent=1) + "\n")
     print(f"\n{len(results)} figures in {info['seconds']} s; "
           f"{sum(1 for r in results if r.get('ok'))} met their target; written to bench/results/")
     for r in results:
