@@ -288,12 +288,13 @@ class Dispatcher:
 
     # -- the loop --------------------------------------------------------------------------
 
-    def _flush_and_claim(self, results: list[Result], free: int) -> tuple[list[Claim], int | None]:
+    def _flush_and_claim(self, results: list[Result], free: int,
+                         exclude: frozenset[int]) -> tuple[list[Claim], int | None]:
+        # Runs on a worker thread: everything it needs is passed in, nothing shared is read.
         with self.db.write() as conn:
             now = self.clock()
             record_many(conn, results, now=now, max_attempts=self.max_attempts, rng=self.rng)
-            claims = claim_due(conn, now=now, limit=free, lease_ms=self.lease_ms,
-                               exclude=frozenset(self._in_flight))
+            claims = claim_due(conn, now=now, limit=free, lease_ms=self.lease_ms, exclude=exclude)
             return claims, next_due(conn)
 
     def wake(self) -> None:
@@ -327,7 +328,8 @@ class Dispatcher:
                 due: int | None = None
                 if results or free > 0:
                     try:
-                        claims, due = await asyncio.to_thread(self._flush_and_claim, results, free)
+                        claims, due = await asyncio.to_thread(
+                            self._flush_and_claim, results, free, frozenset(self._in_flight))
                     except Exception:  # noqa: BLE001 - the database may be briefly unavailable
                         log.exception("callback dispatcher: database step failed; retrying")
                         self._results[:0] = results
