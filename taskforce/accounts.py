@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from taskforce.clock import now_ms
 from taskforce.errors import Conflict, InvalidParameter, NotFound
-from taskforce.models import users
+from taskforce.models import customers, users
 
 ROLES = ("worker", "operator", "customer")
 _hasher = PasswordHasher()
@@ -55,13 +55,23 @@ def verify_login(conn: Connection, email: str, password: str) -> dict[str, Any] 
         _hasher.verify(row["password_hash"] if row else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
         return None
-    if row is None or not row["active"]:
+    if row is None or not is_usable(conn, row):
         return None
     if _hasher.check_needs_rehash(row["password_hash"]):
         conn.execute(update(users).where(users.c.id == row["id"])
                      .values(password_hash=hash_password(password)))
     conn.execute(update(users).where(users.c.id == row["id"]).values(last_login_at=now_ms()))
     return dict(row)
+
+
+def is_usable(conn: Connection, user: Any) -> bool:
+    """Active, and (for a customer user) belonging to an active customer."""
+    if not user["active"]:
+        return False
+    if user["customer_id"] is None:
+        return True
+    active = conn.execute(select(customers.c.active).where(customers.c.id == user["customer_id"])).scalar()
+    return bool(active)
 
 
 def get_user(conn: Connection, user_id: int) -> dict[str, Any]:

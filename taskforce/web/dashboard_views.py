@@ -7,7 +7,6 @@ key or delivery and reach it: B's rows simply do not exist for A and answer 404.
 
 from __future__ import annotations
 
-import importlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +19,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from taskforce import accounts, customers, dashboard_stats, signals, site_settings
+from taskforce.callbacks import queries as callback_queries
+from taskforce.callbacks import service as callback_service
 from taskforce.clock import format_ms, now_ms, parse_iso
 from taskforce.errors import Conflict, InvalidParameter, NotFound, TaskforceError
 from taskforce.ids import API_KEY_PREFIX_LEN
@@ -88,16 +89,6 @@ def _stale_form(request: Request) -> Response:
 
 def _state(request: Request):
     return request.app.state.taskforce
-
-
-def _callbacks_module(name: str):
-    """The callbacks package's ``queries``/``service`` (built separately); None while absent."""
-    try:
-        return importlib.import_module(f"taskforce.callbacks.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"taskforce.callbacks.{name}":
-            raise
-        return None
 
 
 @pass_context
@@ -236,11 +227,8 @@ def task_list(request: Request) -> Response:
                  types=list(REGISTRY.by_name), urgencies=[u.value for u in Urgency], section="tasks")
 
 
-def _attempts(conn, task_id: str, customer_id: int) -> list[Any] | None:
-    module = _callbacks_module("queries")
-    if module is None or not hasattr(module, "attempts_for_task"):
-        return None
-    return list(module.attempts_for_task(conn, task_id, customer_id))
+def _attempts(conn, task_id: str, customer_id: int) -> list[Any]:
+    return list(callback_queries.attempts_for_task(conn, task_id, customer_id))
 
 
 @router.get("/dashboard/tasks/{task_id}")
@@ -255,7 +243,7 @@ def task_page(request: Request, task_id: str) -> Response:
             return _not_found(request, "task")
         attempts = _attempts(conn, task_id, user["customer_id"])
     return _page(request, "dashboard/task.html", task=task, attempts=attempts,
-                 redeliver_available=_callbacks_module("service") is not None, section="tasks")
+                 section="tasks")
 
 
 @router.post("/dashboard/tasks/{task_id}/cancel")
@@ -292,15 +280,11 @@ async def task_redeliver(request: Request, task_id: str) -> Response:
         return _stale_form(request)
     if not _TASK_ID.match(task_id):
         return _not_found(request, "task")
-    module = _callbacks_module("service")
-    if module is None:
-        _flash(request, "Redelivery is not available on this server yet.", "error")
-        return _redirect(f"/dashboard/tasks/{task_id}")
 
     def redeliver() -> Response:
         with _state(request).db.write() as conn:
             try:
-                module.redeliver(conn, task_id, user["customer_id"], now=now_ms())
+                callback_service.redeliver(conn, task_id, user["customer_id"], now=now_ms())
             except NotFound:
                 return _not_found(request, "task")
             except TaskforceError as exc:
@@ -393,17 +377,14 @@ async def keys_revoke(request: Request) -> Response:
 def _callback_page(request: Request, user: dict[str, Any], **extra: Any) -> Response:
     with _state(request).db.read() as conn:
         row = customers.find_customer(conn, str(user["customer_id"]))
-        deliveries = None
-        module = _callbacks_module("queries")
-        if module is not None and hasattr(module, "deliveries_for_customer"):
-            deliveries = list(module.deliveries_for_customer(conn, user["customer_id"], limit=20))
+        deliveries = list(callback_queries.deliveries_for_customer(conn, user["customer_id"], limit=20))
     now = now_ms()
     previous_valid = bool(row["previous_signing_secret"] and row["previous_secret_expires_at"]
                           and row["previous_secret_expires_at"] > now)
     extra.setdefault("test_url", "")
     extra.setdefault("test_result", None)
     response = _page(request, "dashboard/callbacks.html", customer=row, previous_valid=previous_valid,
-                     deliveries=deliveries, test_available=_callbacks_module("service") is not None,
+                     deliveries=deliveries,
                      section="callbacks", **extra)
     response.headers["cache-control"] = "no-store"
     return response
@@ -450,14 +431,11 @@ async def callbacks_test(request: Request) -> Response:
     except BadForm:
         return _stale_form(request)
     url = form.get("url", "").strip()[:2000]
-    module = _callbacks_module("service")
     if not is_http_url(url):
         result: dict[str, Any] | None = {"error": "Enter an http:// or https:// URL."}
-    elif module is None or not hasattr(module, "send_test_callback"):
-        result = {"error": "Test callbacks are not available on this server yet."}
     else:
         row = await run_in_threadpool(_customer_row, request, user["customer_id"])
-        outcome = await module.send_test_callback(_state(request).settings, row, url)
+        outcome = await callback_service.send_test_callback(_state(request).settings, row, url)
         result = _as_dict(outcome)
     return await run_in_threadpool(_callback_page, request, user, test_url=url, test_result=result)
 

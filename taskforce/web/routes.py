@@ -8,14 +8,21 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from taskforce.app_state import AppState
-from taskforce.web import auth_views, sessions
+from taskforce.web import (
+    auth_views,
+    dashboard_views,
+    operator_customers_views,
+    operator_views,
+    sessions,
+    worker_views,
+)
 from taskforce.web.templating import STATIC_DIR, render
 
 
 def install(app: FastAPI, state: AppState) -> None:
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(auth_views.router)
-    for area in _areas():
+    for area in (worker_views, operator_views, dashboard_views, operator_customers_views):
         app.include_router(area.router)
 
     @app.exception_handler(sessions.LoginRequired)
@@ -31,16 +38,3 @@ def install(app: FastAPI, state: AppState) -> None:
     app.add_middleware(SessionMiddleware, secret_key=secret, session_cookie="taskforce_session",
                        max_age=state.settings.session_max_age, same_site="lax")
 
-
-def _areas() -> list:
-    """Each area of the web app is a module with a ``router``."""
-    import importlib
-
-    areas = []
-    for name in ("worker_views", "operator_views", "dashboard_views", "operator_customers_views"):
-        try:
-            areas.append(importlib.import_module(f"taskforce.web.{name}"))
-        except ModuleNotFoundError as exc:
-            if exc.name != f"taskforce.web.{name}":
-                raise
-    return areas

@@ -61,8 +61,8 @@ def current_user(request: Request) -> dict[str, Any] | None:
                 user = accounts.get_user(conn, uid)
             except NotFound:
                 user = None
-        if user is not None and not user["active"]:
-            user = None
+            if user is not None and not accounts.is_usable(conn, user):
+                user = None
     request.scope["taskforce.user"] = user or {}
     return user
 

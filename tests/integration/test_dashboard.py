@@ -493,3 +493,17 @@ def test_users_invite_cli(database_url, db, factory, monkeypatch, tmp_path):
                           (["initech", "bill@initech.test", "--password", "short"], "at least 8")]:
         result = CliRunner().invoke(cli, ["users", "invite", *args])
         assert result.exit_code == 1 and message in result.output, result.output
+
+
+def test_a_deactivated_customer_signs_its_users_out_and_keeps_them_out(app, acme, acme_client, db):
+    assert acme_client.get("/dashboard/keys", follow_redirects=False).status_code == 200
+    with db.write() as conn:
+        conn.execute(update(customers_table).where(customers_table.c.id == acme[0].id).values(active=False))
+    # The open session stops at once...
+    assert acme_client.get("/dashboard/keys", follow_redirects=False).status_code == 303
+    # ...and signing in again is refused like a wrong password.
+    fresh = TestClient(app)
+    token = csrf(fresh.get("/login").text)
+    r = fresh.post("/login", data={"csrf_token": token, "email": acme[1]["email"], "password": PASSWORD},
+                   follow_redirects=False)
+    assert r.status_code == 400
