@@ -246,8 +246,8 @@ def task_page(request: Request, task_id: str) -> Response:
                  section="tasks")
 
 
-@router.post("/dashboard/tasks/{task_id}/cancel")
-async def task_cancel(request: Request, task_id: str) -> Response:
+async def _task_action(request: Request, task_id: str, action, done: str) -> Response:
+    """A button on the task page: CSRF-checked, scoped to the user's customer, flashed back."""
     user = _customer_user(request)
     try:
         await _form(request)
@@ -256,45 +256,37 @@ async def task_cancel(request: Request, task_id: str) -> Response:
     if not _TASK_ID.match(task_id):
         return _not_found(request, "task")
 
-    def cancel() -> Response:
+    def run() -> Response:
         with _state(request).db.write() as conn:
             try:
-                service.cancel(conn, task_id, customer_id=user["customer_id"], is_test=None)
-            except NotFound:
-                return _not_found(request, "task")
-            except Conflict as exc:
-                _flash(request, exc.message, "error")
-                return _redirect(f"/dashboard/tasks/{task_id}")
-        _flash(request, "Task canceled.")
-        return _redirect(f"/dashboard/tasks/{task_id}")
-
-    return await run_in_threadpool(cancel)
-
-
-@router.post("/dashboard/tasks/{task_id}/redeliver")
-async def task_redeliver(request: Request, task_id: str) -> Response:
-    user = _customer_user(request)
-    try:
-        await _form(request)
-    except BadForm:
-        return _stale_form(request)
-    if not _TASK_ID.match(task_id):
-        return _not_found(request, "task")
-
-    def redeliver() -> Response:
-        with _state(request).db.write() as conn:
-            try:
-                callback_service.redeliver(conn, task_id, user["customer_id"], now=now_ms())
+                action(conn, user["customer_id"])
             except NotFound:
                 return _not_found(request, "task")
             except TaskforceError as exc:
                 _flash(request, exc.message, "error")
                 return _redirect(f"/dashboard/tasks/{task_id}")
-        _wake_dispatcher(request)
-        _flash(request, "The callback will be sent again in a moment.")
+        _flash(request, done)
         return _redirect(f"/dashboard/tasks/{task_id}")
 
-    return await run_in_threadpool(redeliver)
+    return await run_in_threadpool(run)
+
+
+@router.post("/dashboard/tasks/{task_id}/cancel")
+async def task_cancel(request: Request, task_id: str) -> Response:
+    def cancel(conn, customer_id: int) -> None:
+        service.cancel(conn, task_id, customer_id=customer_id, is_test=None)
+
+    return await _task_action(request, task_id, cancel, "Task canceled.")
+
+
+@router.post("/dashboard/tasks/{task_id}/redeliver")
+async def task_redeliver(request: Request, task_id: str) -> Response:
+    def redeliver(conn, customer_id: int) -> None:
+        callback_service.redeliver(conn, task_id, customer_id, now=now_ms())
+
+    response = await _task_action(request, task_id, redeliver, "The callback will be sent again in a moment.")
+    _wake_dispatcher(request)
+    return response
 
 
 def _wake_dispatcher(request: Request) -> None:

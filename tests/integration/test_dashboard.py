@@ -274,7 +274,9 @@ def _row_ids(html: str) -> list[str]:
 
 def test_tasks_table_filters_newest_first_and_pages_with_the_api_cursor(acme_client, acme, factory, client):
     customer = acme[0]
-    base = now_ms() - 10 * DAY
+    # Noon UTC ten days ago: the day filters below must not depend on when the test runs
+    # (anchored at "now", a run just before midnight put the first tasks in the next day).
+    base = (now_ms() // DAY - 10) * DAY + DAY // 2
     made = [factory.task(customer, "categorization", now=base + i * 1000) for i in range(55)]
     calls = [factory.task(customer, "phonecall", now=base + DAY + i, urgency="week") for i in range(3)]
     test_task = factory.task(customer, is_test=True, now=base + 2 * DAY)
