@@ -58,22 +58,18 @@ def decode_token(token: str) -> tuple[int, str]:
         raise InvalidParameter("next_token", "is not a token this API returned") from None
 
 
+#: TaskFilter fields that match their column exactly.
+_EQUALITY_FILTERS = ("status", "type", "urgency", "project", "batch", "unique_id")
+
+
 def _conditions(f: TaskFilter) -> list[Any]:
     cond: list[Any] = [tasks.c.customer_id == f.customer_id]
     if f.is_test is not None:
         cond.append(tasks.c.is_test == f.is_test)
-    if f.status is not None:
-        cond.append(tasks.c.status == f.status)
-    if f.type is not None:
-        cond.append(tasks.c.type == f.type)
-    if f.urgency is not None:
-        cond.append(tasks.c.urgency == f.urgency)
-    if f.project is not None:
-        cond.append(tasks.c.project == f.project)
-    if f.batch is not None:
-        cond.append(tasks.c.batch == f.batch)
-    if f.unique_id is not None:
-        cond.append(tasks.c.unique_id == f.unique_id)
+    for name in _EQUALITY_FILTERS:
+        value = getattr(f, name)
+        if value is not None:
+            cond.append(tasks.c[name] == value)
     if f.start_ms is not None:
         cond.append(tasks.c.created_at >= f.start_ms)
     if f.end_ms is not None:

@@ -44,7 +44,7 @@ DAY_MS = 86_400_000
 
 
 class BadForm(Exception):
-    """The form's CSRF token is missing or stale."""
+    """The form's CSRF token is missing or stale; web/routes.py answers it with ``stale_form``."""
 
 
 def _customer_user(request: Request) -> dict[str, Any]:
@@ -82,7 +82,7 @@ def _not_found(request: Request, what: str = "page") -> Response:
     return render(request, "error.html", status_code=404, message=f"There is no such {what}.")
 
 
-def _stale_form(request: Request) -> Response:
+def stale_form(request: Request) -> Response:
     return render(request, "error.html", status_code=400,
                   message="Your session expired or the form was stale; please go back and try again.")
 
@@ -249,10 +249,7 @@ def task_page(request: Request, task_id: str) -> Response:
 async def _task_action(request: Request, task_id: str, action, done: str) -> Response:
     """A button on the task page: CSRF-checked, scoped to the user's customer, flashed back."""
     user = _customer_user(request)
-    try:
-        await _form(request)
-    except BadForm:
-        return _stale_form(request)
+    await _form(request)  # a stale form raises BadForm, answered by routes.py
     if not _TASK_ID.match(task_id):
         return _not_found(request, "task")
 
@@ -319,10 +316,7 @@ def keys_page(request: Request) -> Response:
 @router.post("/dashboard/keys")
 async def keys_create(request: Request) -> Response:
     user = _customer_user(request)
-    try:
-        form = await _form(request)
-    except BadForm:
-        return _stale_form(request)
+    form = await _form(request)  # a stale form raises BadForm, answered by routes.py
     mode = form.get("mode")
     if mode not in customers.MODES:
         _flash(request, "Choose live or test.", "error")
@@ -344,10 +338,7 @@ async def keys_create(request: Request) -> Response:
 @router.post("/dashboard/keys/revoke")
 async def keys_revoke(request: Request) -> Response:
     user = _customer_user(request)
-    try:
-        form = await _form(request)
-    except BadForm:
-        return _stale_form(request)
+    form = await _form(request)  # a stale form raises BadForm, answered by routes.py
     prefix = form.get("prefix", "")
     if len(prefix) != API_KEY_PREFIX_LEN:
         return _not_found(request, "key")
@@ -390,10 +381,7 @@ def callbacks_page(request: Request) -> Response:
 @router.post("/dashboard/callbacks/rotate")
 async def callbacks_rotate(request: Request) -> Response:
     user = _customer_user(request)
-    try:
-        form = await _form(request)
-    except BadForm:
-        return _stale_form(request)
+    form = await _form(request)  # a stale form raises BadForm, answered by routes.py
     which = form.get("secret")
     settings = _state(request).settings
 
@@ -418,10 +406,7 @@ async def callbacks_rotate(request: Request) -> Response:
 @router.post("/dashboard/callbacks/test")
 async def callbacks_test(request: Request) -> Response:
     user = _customer_user(request)
-    try:
-        form = await _form(request)
-    except BadForm:
-        return _stale_form(request)
+    form = await _form(request)  # a stale form raises BadForm, answered by routes.py
     url = form.get("url", "").strip()[:2000]
     if not is_http_url(url):
         result: dict[str, Any] | None = {"error": "Enter an http:// or https:// URL."}

@@ -29,6 +29,10 @@ def install(app: FastAPI, state: AppState) -> None:
     async def _login_required(request: Request, exc: sessions.LoginRequired) -> Response:
         return RedirectResponse("/login", status_code=303)
 
+    @app.exception_handler(dashboard_views.BadForm)
+    async def _stale_form(request: Request, exc: dashboard_views.BadForm) -> HTMLResponse:
+        return dashboard_views.stale_form(request)
+
     @app.exception_handler(sessions.Forbidden)
     async def _forbidden(request: Request, exc: sessions.Forbidden) -> HTMLResponse:
         return render(request, "error.html", status_code=403,
