@@ -213,19 +213,6 @@ def next_due(conn: Connection) -> int | None:
     ).scalar()
 
 
-def waker(loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> Callable[[], None]:
-    """A signal listener that sets ``event`` on ``loop`` from any thread, and is harmless once
-    that loop has closed (publishers must never fail because a loop stopped)."""
-
-    def wake() -> None:
-        try:
-            loop.call_soon_threadsafe(event.set)
-        except RuntimeError:
-            pass
-
-    return wake
-
-
 class Dispatcher:
     def __init__(self, db: Database, settings: Settings, *, signals: Signals | None = None,
                  clock: Callable[[], int] = now_ms, rng: random.Random | None = None,
@@ -317,7 +304,7 @@ class Dispatcher:
         self._wake = asyncio.Event()
         if self.signals is not None:
             # Publishers may be sync handlers on worker threads: hop onto our loop.
-            self.signals.subscribe(signal_topics.TASK_COMPLETED, waker(loop, self._wake))
+            self.signals.subscribe(signal_topics.TASK_COMPLETED, signal_topics.waker(loop, self._wake))
         session = self.new_session()
         try:
             while True:
@@ -342,8 +329,7 @@ class Dispatcher:
                 if due is not None and len(self._in_flight) < self.concurrency:
                     wait = min(wait, max(0.0, (due - self.clock()) / 1000))
                 if wait > 0 and not self._results:
-                    with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), wait)
+                    await signal_topics.wait_woken(self._wake, wait)
         finally:
             await self._shutdown(session)
 

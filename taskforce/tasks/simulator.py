@@ -20,7 +20,6 @@ from sqlalchemy import and_, func, literal_column, select, true
 from sqlalchemy.engine import Connection
 
 from taskforce import signals as signal_topics
-from taskforce.callbacks.dispatcher import waker
 from taskforce.clock import now_ms
 from taskforce.db import Database
 from taskforce.errors import TaskforceError
@@ -88,7 +87,7 @@ class SimulatedWorker:
         loop = asyncio.get_running_loop()
         wake = asyncio.Event()
         if self.signals is not None:
-            self.signals.subscribe(signal_topics.TEST_TASK_CREATED, waker(loop, wake))
+            self.signals.subscribe(signal_topics.TEST_TASK_CREATED, signal_topics.waker(loop, wake))
         while True:
             wake.clear()
             try:
@@ -105,5 +104,4 @@ class SimulatedWorker:
             if due is not None and (done or due > self.clock()):
                 wait = min(wait, max(0.0, (due - self.clock()) / 1000))
             if wait > 0:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(wake.wait(), wait)
+                await signal_topics.wait_woken(wake, wait)

@@ -34,6 +34,14 @@ def run(coro):
     return asyncio.run(coro)
 
 
+async def stop(*loops: asyncio.Task) -> None:
+    """Cancel dispatcher loops; they must end promptly (a lost cancellation once hung CI)."""
+    for loop in loops:
+        loop.cancel()
+    _, still_running = await asyncio.wait(set(loops), timeout=10)
+    assert not still_running, "a cancelled dispatcher loop kept running"
+
+
 def test_live_callback_headers_body_and_signature(db, factory, settings):
     customer = factory.customer()
     with Receiver() as receiver:
@@ -241,9 +249,7 @@ def test_several_dispatchers_never_send_one_delivery_concurrently(db, factory, s
             while len(receiver.requests) < len(tasks) and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
             await asyncio.sleep(0.3)  # room for any duplicate to show up
-            for loop in loops:
-                loop.cancel()
-            await asyncio.gather(*loops, return_exceptions=True)
+            await stop(*loops)
 
         run(main())
     ids = [r.headers["webhook-id"] for r in receiver.requests]
@@ -265,8 +271,7 @@ def test_the_loop_wakes_on_completion_not_on_its_poll(db, factory, settings):
             signals.publish(TASK_COMPLETED)
             while not receiver.requests and time.monotonic() - started < 5:
                 await asyncio.sleep(0.01)
-            loop.cancel()
-            await asyncio.gather(loop, return_exceptions=True)
+            await stop(loop)
             return receiver.requests[0].at - started
 
         latency = run(main())
@@ -309,8 +314,7 @@ def test_shutdown_hands_back_unsent_claims(db, factory, settings):
         async def main() -> None:
             loop = asyncio.create_task(Dispatcher(db, settings, poll_seconds=0.05).run())
             await asyncio.to_thread(receiver.wait_for, 1)
-            loop.cancel()
-            await asyncio.gather(loop, return_exceptions=True)
+            await stop(loop)
 
         before = time.time() * 1000
         run(main())
@@ -359,8 +363,7 @@ def test_publishing_after_the_loop_stopped_is_harmless(db, settings):
     async def main() -> None:
         loop = asyncio.create_task(Dispatcher(db, settings, signals=signals, poll_seconds=0.05).run())
         await asyncio.sleep(0.1)
-        loop.cancel()
-        await asyncio.gather(loop, return_exceptions=True)
+        await stop(loop)
 
     run(main())
     signals.publish(TASK_COMPLETED)
