@@ -110,8 +110,12 @@ def cancel_operation() -> dict[str, Any]:
     return {"summary": "Cancel a pending task", "tags": ["tasks"], "response_model": None,
             "description": "Only pending tasks can be canceled; any other status answers 500, "
                            "as the seed documents.",
+            "openapi_extra": {"parameters": [{
+                "name": "clear_unique_id", "in": "query", "required": False,
+                "description": "true frees the task's unique_id for a new task",
+                "schema": {"type": "boolean", "default": False}}]},
             "responses": {200: {"description": "The canceled task", **_json(TASK_SCHEMA)},
-                          **_errors(401, 404, 429, 500)}}
+                          **_errors(400, 401, 404, 429, 500)}}
 
 
 def list_operation() -> dict[str, Any]:

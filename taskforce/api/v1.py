@@ -27,7 +27,14 @@ from taskforce.api.errors import error_response, too_many_requests, unauthorized
 from taskforce.app_state import AppState
 from taskforce.clock import now_ms, parse_iso
 from taskforce.customers import ApiPrincipal
-from taskforce.errors import Conflict, InvalidParameter, PayloadTooLarge, Unauthorized, UnsupportedMediaType
+from taskforce.errors import (
+    Conflict,
+    InvalidParameter,
+    PayloadTooLarge,
+    TaskforceError,
+    Unauthorized,
+    UnsupportedMediaType,
+)
 from taskforce.task_types import REGISTRY
 from taskforce.task_types.base import TaskType
 from taskforce.tasks import queries, service
@@ -141,14 +148,10 @@ async def _principal_or_401(request: Request) -> ApiPrincipal | Response:
         # Not a shape we ever issue: no query (PostgreSQL would refuse a NUL in it anyway).
         await _drain(request)
         return error_response(404, f"no task with task_id {task_id!r}")
-    limiter: RateLimiter | None = getattr(request.app.state, "api_rate_limiter", None)
-    if limiter is not None:
-        wait = limiter.wait_seconds(principal.key_id)
-        if wait > 0:
-            await _drain(request)
-            return too_many_requests(
-                f"rate limit of {limiter.rate:g} requests per second for this API key exceeded; "
-                f"retry after {math.ceil(wait)} s", retry_after=math.ceil(wait))
+    refused = _rate_limited(request, principal)
+    if refused is not None:
+        await _drain(request)
+        return refused
     return principal
 
 
@@ -187,23 +190,55 @@ async def _parse_multipart(request: Request, body: bytes, task_type: TaskType, l
     return bodies.decode_pairs(pairs, task_type.kinds)
 
 
+def _rate_limited(request: Request, principal: ApiPrincipal) -> Response | None:
+    limiter: RateLimiter | None = getattr(request.app.state, "api_rate_limiter", None)
+    if limiter is None:
+        return None
+    wait = limiter.wait_seconds(principal.key_id)
+    if wait <= 0:
+        return None
+    return too_many_requests(
+        f"rate limit of {limiter.rate:g} requests per second for this API key exceeded; "
+        f"retry after {math.ceil(wait)} s", retry_after=math.ceil(wait))
+
+
 def _create_handler(task_type: TaskType):
     async def create_task(request: Request) -> Response:
         state: AppState = request.app.state.taskforce
-        principal = await _principal_or_401(request)
-        if isinstance(principal, Response):
-            return principal
-        data = await _parse_create_body(request, task_type, state.settings.max_body_bytes)
-        params = task_type.parse(data)
+        key = _api_key(request)
+        if key is None:
+            await _drain(request)
+            return unauthorized("missing API key: send it as the HTTP Basic auth username")
+        # The body is read before the key is checked, so that the key's lookup and the insert
+        # share one write transaction (one instead of two per create: bench/README.md). A bad
+        # body's error waits until the key has passed: a bad key is a 401 whatever it sent.
+        params = None
+        invalid: TaskforceError | None = None
+        try:
+            data = await _parse_create_body(request, task_type, state.settings.max_body_bytes)
+            params = task_type.parse(data)
+        except TaskforceError as exc:
+            invalid = exc
         try:
             with state.db.write() as conn:
-                row = service.create(conn, customer_id=principal.customer_id,
-                                     is_test=principal.is_test, task_type=task_type, params=params)
+                principal, last_used = customers.authenticate(conn, key)
+                refused = _rate_limited(request, principal)
+                if refused is not None:
+                    return refused
+                now = now_ms()
+                if last_used is None or now - last_used > customers.LAST_USED_RESOLUTION_MS:
+                    customers.touch_api_key(conn, principal.key_id, now=now)
+                if invalid is None:
+                    row = service.create(conn, customer_id=principal.customer_id,
+                                         is_test=principal.is_test, task_type=task_type,
+                                         params=params)
         except IntegrityError:
             # The only constraint a valid create can break is the customer's unique_id index.
-            if params.unique_id is None:
+            if params is None or params.unique_id is None:
                 raise
             raise Conflict(f"unique_id: a task with unique_id {params.unique_id!r} already exists") from None
+        if invalid is not None:
+            raise invalid
         if principal.is_test:
             state.signals.publish(signals.TEST_TASK_CREATED)
         return json_response(task_object(row))
@@ -228,9 +263,24 @@ async def cancel_task(request: Request, task_id: str) -> Response:
     if isinstance(principal, Response):
         return principal
     await _drain(request)  # any body, any content type: ignored
+    clear_unique_id = _bool_param(request, "clear_unique_id")
     with state.db.write() as conn:
-        row = service.cancel(conn, task_id, customer_id=principal.customer_id, is_test=principal.is_test)
+        row = service.cancel(conn, task_id, customer_id=principal.customer_id,
+                             is_test=principal.is_test, clear_unique_id=clear_unique_id)
     return json_response(task_object(row))
+
+
+_BOOLEANS = {"true": True, "1": True, "false": False, "0": False, "": False}
+
+
+def _bool_param(request: Request, name: str) -> bool:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return False
+    value = _BOOLEANS.get(raw.strip().lower())
+    if value is None:
+        raise InvalidParameter(name, f"must be true or false, not {raw[:50]!r}")
+    return value
 
 
 def _int_param(request: Request, name: str, default: int, low: int, high: int | None) -> int:

@@ -81,17 +81,21 @@ def get(
 
 
 def cancel(
-    conn: Connection, task_id: str, *, customer_id: int, is_test: bool | None, now: int | None = None
+    conn: Connection, task_id: str, *, customer_id: int, is_test: bool | None, now: int | None = None,
+    clear_unique_id: bool = False,
 ) -> dict[str, Any]:
+    """Cancel a pending task; ``clear_unique_id`` frees its unique_id for a new task (scaleapi
+    2.x's ``cancel_task(…, clear_unique_id=True)``)."""
     now = now if now is not None else now_ms()
     scope = [tasks.c.id == task_id, tasks.c.customer_id == customer_id]
     if is_test is not None:
         scope.append(tasks.c.is_test == is_test)
+    values: dict[str, Any] = dict(status=Status.CANCELED.value, canceled_at=now,
+                                  lease_worker_id=None, lease_token=None, lease_expires_at=None)
+    if clear_unique_id:
+        values["unique_id"] = None
     changed = conn.execute(
-        update(tasks)
-        .where(*scope, tasks.c.status == Status.PENDING.value)
-        .values(status=Status.CANCELED.value, canceled_at=now,
-                lease_worker_id=None, lease_token=None, lease_expires_at=None)
+        update(tasks).where(*scope, tasks.c.status == Status.PENDING.value).values(**values)
     ).rowcount
     if not changed:
         current = get(conn, task_id, customer_id=customer_id, is_test=is_test)  # 404 if not ours

@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
 
 from taskforce.app_state import AppState
 from taskforce.web import (
@@ -17,6 +18,17 @@ from taskforce.web import (
     worker_views,
 )
 from taskforce.web.templating import STATIC_DIR, render
+
+
+class PageSessions(SessionMiddleware):
+    """Sessions for the web pages only. The API authenticates by key and never by cookie, so its
+    requests skip the cookie's parsing and re-signing (measured: a few percent of a create)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/v1/"):
+            await self.app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def install(app: FastAPI, state: AppState) -> None:
@@ -39,6 +51,6 @@ def install(app: FastAPI, state: AppState) -> None:
                       message="Your account may not open this page.")
 
     secret = state.settings.secret_key or "insecure-development-key"
-    app.add_middleware(SessionMiddleware, secret_key=secret, session_cookie="taskforce_session",
+    app.add_middleware(PageSessions, secret_key=secret, session_cookie="taskforce_session",
                        max_age=state.settings.session_max_age, same_site="lax")
 

@@ -9,9 +9,10 @@ import http.client
 import json
 
 import pytest
+from sqlalchemy import func, select, update
 from starlette.testclient import TestClient
 
-from taskforce import customers
+from taskforce import customers, models
 from taskforce.api.v1 import RateLimiter
 from taskforce.app import create_app
 from tests.factories import VALID_PARAMS
@@ -66,6 +67,53 @@ def test_missing_unknown_malformed_and_revoked_keys_are_401_everywhere(client, f
     assert client.get("/v1/tasks", auth=customer.live_auth).json()["total"] == 1
     # A password, if a client sends one, is ignored: the key is the username.
     assert client.get("/v1/tasks", headers={"authorization": basic(customer.live_key, "x")}).status_code == 200
+
+
+def test_a_create_checks_the_key_before_it_answers_for_the_body(client, factory, db):
+    """A create reads its body before the key is looked up (one transaction for both), yet a bad
+    key is a 401 whatever the body, and only a good key learns what is wrong with its body."""
+    customer, gone = factory.customer(), factory.customer()
+    with db.write() as conn:
+        revoked = customers.create_api_key(conn, customer.id, "live")
+        customers.revoke_api_key(conn, revoked[:13])
+        conn.execute(update(models.customers).where(models.customers.c.id == gone.id).values(active=False))
+    bodies = [  # (content, content type, the status a good key gets)
+        (b"{not json", "application/json", 400),
+        (json.dumps({**CAT, "categories": []}).encode(), "application/json", 400),
+        (json.dumps({**CAT, "metadata": {"blob": "x" * (2 * MiB)}}).encode(), "application/json", 413),
+        (b"<task/>", "application/xml", 415),
+        (json.dumps(CAT).encode(), "application/json", 200),
+    ]
+    for content, content_type, status in bodies:
+        for user in ("live_" + "0" * 40, revoked, gone.live_key):
+            r = client.post("/v1/task/categorize", content=content, auth=(user, ""),
+                            headers={"content-type": content_type})
+            _error(r, 401)
+        r = client.post("/v1/task/categorize", content=content, auth=customer.live_auth,
+                        headers={"content-type": content_type})
+        assert r.status_code == status, r.text
+    assert client.get("/v1/tasks", auth=customer.live_auth).json()["total"] == 1
+    with db.read() as conn:
+        assert conn.execute(select(func.count()).select_from(models.tasks)).scalar() == 1
+
+
+def test_a_create_marks_its_key_used(client, factory, db):
+    customer = factory.customer()
+    with db.write() as conn:
+        key = customers.create_api_key(conn, customer.id, "live")
+
+    def last_used() -> int | None:
+        with db.read() as conn:
+            return conn.execute(select(models.api_keys.c.last_used_at)
+                                .where(models.api_keys.c.prefix == key[:13])).scalar_one()
+
+    assert last_used() is None
+    _error(client.post("/v1/task/categorize", json={}, auth=(key, "")), 400)
+    assert last_used() is not None  # a rejected body still used the key
+    with db.write() as conn:
+        conn.execute(update(models.api_keys).where(models.api_keys.c.prefix == key[:13]).values(last_used_at=1))
+    assert client.post("/v1/task/categorize", json=CAT, auth=(key, "")).status_code == 200
+    assert last_used() > 1
 
 
 # -- bodies -----------------------------------------------------------------------------------------
@@ -225,6 +273,26 @@ def test_unique_id_project_and_batch(client, factory):
     assert ids(unique_id="order-1") == [task["task_id"]]
     assert ids(project="nope") == []
     assert len(ids()) == 3
+
+
+def test_cancel_with_clear_unique_id_frees_the_unique_id(client, factory):
+    auth = factory.customer().live_auth
+    create = lambda: client.post("/v1/task/categorize", json={**CAT, "unique_id": "u"}, auth=auth)  # noqa: E731
+    kept = create().json()
+    assert client.post(f"/v1/task/{kept['task_id']}/cancel?clear_unique_id=false", auth=auth).status_code == 200
+    _error(create(), 409, "unique_id")  # canceled, but still holding its unique_id
+    client.post(f"/v1/task/{kept['task_id']}/cancel?clear_unique_id=true", auth=auth)  # not pending: 500
+    _error(create(), 409, "unique_id")  # a refused cancel clears nothing
+    freed_from = client.post("/v1/task/categorize", json=CAT, auth=auth).json()
+    second = client.post("/v1/task/categorize", json={**CAT, "unique_id": "v"}, auth=auth).json()
+    _error(client.post(f"/v1/task/{second['task_id']}/cancel?clear_unique_id=maybe", auth=auth),
+           400, "clear_unique_id")
+    assert client.get(f"/v1/task/{second['task_id']}", auth=auth).json()["status"] == "pending"
+    canceled = client.post(f"/v1/task/{second['task_id']}/cancel?clear_unique_id=true", auth=auth).json()
+    assert canceled["status"] == "canceled" and "unique_id" not in canceled
+    again = client.post("/v1/task/categorize", json={**CAT, "unique_id": "v"}, auth=auth)
+    assert again.status_code == 200 and again.json()["task_id"] != second["task_id"]
+    assert freed_from["status"] == "pending"
     _error(client.get("/v1/tasks", params={"project": "x" * 201}, auth=auth), 400, "project")
     _error(client.get("/v1/tasks", params={"batch": "a\x00b"}, auth=auth), 400, "batch")
 
