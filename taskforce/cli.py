@@ -93,6 +93,8 @@ def _size_pools(settings: Settings, workers: int) -> None:
         return
     from sqlalchemy import create_engine, text
 
+    # Plus the wake-up listener's own connection when the process runs the background loops.
+    listener = 1 if settings.run_dispatcher else 0
     per_process = settings.database_pool_size + settings.database_max_overflow
     try:
         engine = create_engine(settings.database_url, connect_args={"connect_timeout": 5})
@@ -104,7 +106,7 @@ def _size_pools(settings: Settings, workers: int) -> None:
         typer.echo(f"warning: could not read max_connections ({exc.__class__.__name__}); "
                    f"each process may open {per_process} connections", err=True)
         return
-    budget = max(limit - reserved - _PG_RESERVE, workers * 2)
+    budget = max(limit - reserved - _PG_RESERVE - workers * listener, workers * 2)
     if workers * per_process > budget:
         per_process = max(2, budget // workers)
         pool = max(1, per_process // 3)
@@ -126,16 +128,14 @@ def app_from_env():
 def dispatch() -> None:
     """Run the callback dispatcher alone (no HTTP server)."""
     import asyncio
-
-    from taskforce.app_state import AppState
-    from taskforce.callbacks import runtime
-    from taskforce.db import Database
-
     import logging
 
     import uvloop
 
+    from taskforce.app_state import AppState
+    from taskforce.callbacks import runtime
     from taskforce.callbacks.address_policy import parse_networks
+    from taskforce.db import Database
 
     settings = load_settings()
     try:

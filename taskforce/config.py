@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     callback_timeout_seconds: float = 15.0
     callback_max_attempts: int = 20
     callback_concurrency: int = 64
+    #: How often the dispatcher looks for due callbacks it was not woken for: retries coming due
+    #: are timed exactly, and commits wake it (in-process, or by NOTIFY on PostgreSQL), so this
+    #: is a fallback.
+    callback_poll_seconds: float = Field(default=1.0, gt=0)
     #: Networks callbacks may be delivered to even though they are not public (CIDR list).
     callback_allowed_networks: list[str] = Field(default_factory=list)
     #: Seconds after creation that the simulated worker completes a test-mode task.

@@ -11,6 +11,7 @@ import orjson
 from sqlalchemy import insert
 from sqlalchemy.engine import Connection
 
+from taskforce import pg_wakeups, signals
 from taskforce.models import deliveries
 from taskforce.tasks.representation import task_object
 
@@ -40,4 +41,5 @@ def enqueue(conn: Connection, task: Mapping[str, Any], *, now: int) -> int:
             created_at=now,
         )
     )
+    pg_wakeups.notify(conn, signals.TASK_COMPLETED)
     return result.inserted_primary_key[0]

@@ -6,13 +6,16 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from taskforce.app_state import AppState
 
 
 async def dispatcher_loop(state: AppState) -> None:
     from taskforce.callbacks.dispatcher import Dispatcher
 
-    await Dispatcher(state.db, state.settings, signals=state.signals).run()
+    await Dispatcher(state.db, state.settings, signals=state.signals,
+                     poll_seconds=state.settings.callback_poll_seconds).run()
 
 
 async def simulator_loop(state: AppState) -> None:
@@ -22,5 +25,18 @@ async def simulator_loop(state: AppState) -> None:
                           signals=state.signals).run()
 
 
+async def wakeup_listener_loop(state: AppState) -> None:
+    """On PostgreSQL, relay other processes' commits to this process's loops (pg_wakeups.py)."""
+    if state.db.is_sqlite:
+        return
+    from taskforce.pg_wakeups import Listener
+
+    listener = Listener(state.db.url, state.signals).start()
+    try:
+        await asyncio.Event().wait()  # until cancelled
+    finally:
+        await asyncio.to_thread(listener.stop)
+
+
 def loops() -> list:
-    return [dispatcher_loop, simulator_loop]
+    return [dispatcher_loop, simulator_loop, wakeup_listener_loop]

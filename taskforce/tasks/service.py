@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import and_, exists, false, insert, literal, literal_column, or_, select, text, true, update
 from sqlalchemy.engine import Connection
 
-from taskforce import ids
+from taskforce import ids, pg_wakeups, signals
 from taskforce.callbacks import outbox
 from taskforce.clock import now_ms
 from taskforce.errors import LeaseLost, NotCancelable, NotFound
@@ -62,6 +62,8 @@ def create(
         "unique_id": params.unique_id,
     }
     conn.execute(_INSERT_TASK, row)
+    if is_test:
+        pg_wakeups.notify(conn, signals.TEST_TASK_CREATED)
     return row
 
 
