@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from taskforce.config import Settings
 from taskforce.db import Database
+from taskforce.rate_limits import WebLimits
 from taskforce.signals import Signals
 
 
@@ -14,3 +15,7 @@ class AppState:
     settings: Settings
     db: Database
     signals: Signals = field(default_factory=Signals)
+    limits: WebLimits = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.limits = WebLimits.from_settings(self.settings)

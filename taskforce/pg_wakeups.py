@@ -46,7 +46,7 @@ class Listener:
     to ``signals``. A lost connection is re-opened with backoff; on every (re)connect each topic
     is published once, since work may have been committed while nobody listened."""
 
-    def __init__(self, url: str, signals: Signals, *, check_seconds: float = 1.0) -> None:
+    def __init__(self, url: str, signals: Signals, *, check_seconds: float = 0.25) -> None:
         self.url = libpq_url(url)
         self.signals = signals
         self.check_seconds = check_seconds

@@ -13,7 +13,6 @@ import base64
 import binascii
 import math
 import re
-import time
 from typing import Any
 
 import orjson
@@ -27,6 +26,7 @@ from taskforce.api.errors import error_response, too_many_requests, unauthorized
 from taskforce.app_state import AppState
 from taskforce.clock import now_ms, parse_iso
 from taskforce.customers import ApiPrincipal
+from taskforce.rate_limits import RateLimiter
 from taskforce.errors import (
     Conflict,
     InvalidParameter,
@@ -107,30 +107,6 @@ def _authenticate_key(state: AppState, key: str) -> ApiPrincipal:
         with state.db.write() as conn:
             customers.touch_api_key(conn, principal.key_id, now=now)
     return principal
-
-
-class RateLimiter:
-    """A token bucket per API key: ``rate`` requests a second on average, bursts of ``burst``.
-
-    Per process: with ``serve --workers N`` a key may make N times the rate. In memory, one
-    float pair per key that has been used, so it costs a dict lookup per request.
-    """
-
-    def __init__(self, rate: float, burst: int = 0) -> None:
-        self.rate = rate
-        self.burst = float(burst if burst > 0 else max(1, math.ceil(rate)))
-        self._buckets: dict[int, tuple[float, float]] = {}
-
-    def wait_seconds(self, key_id: int, now: float | None = None) -> float:
-        """0 when the request may go ahead (and takes a token); else seconds until it may."""
-        now = time.monotonic() if now is None else now
-        tokens, stamp = self._buckets.get(key_id, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - stamp) * self.rate)
-        if tokens >= 1.0:
-            self._buckets[key_id] = (tokens - 1.0, now)
-            return 0.0
-        self._buckets[key_id] = (tokens, now)
-        return (1.0 - tokens) / self.rate
 
 
 async def _principal_or_401(request: Request) -> ApiPrincipal | Response:

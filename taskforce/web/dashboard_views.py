@@ -25,11 +25,13 @@ from taskforce.clock import format_ms, now_ms, parse_iso
 from taskforce.errors import Conflict, InvalidParameter, NotFound, TaskforceError
 from taskforce.ids import API_KEY_PREFIX_LEN
 from taskforce.models import api_keys
+from taskforce.rate_limits import retry_text
 from taskforce.task_types import REGISTRY
 from taskforce.task_types.base import is_http_url
 from taskforce.tasks import queries, service
 from taskforce.tasks.status import Status, Urgency
 from taskforce.web import sessions
+from taskforce.web.auth_views import client_address
 from taskforce.web.templating import render, templates
 
 router = APIRouter(include_in_schema=False)
@@ -408,8 +410,11 @@ async def callbacks_test(request: Request) -> Response:
     user = _customer_user(request)
     form = await _form(request)  # a stale form raises BadForm, answered by routes.py
     url = form.get("url", "").strip()[:2000]
+    limit = _state(request).limits.test_callbacks
     if not is_http_url(url):
         result: dict[str, Any] | None = {"error": "Enter an http:// or https:// URL."}
+    elif (wait := limit.wait_seconds(user["customer_id"])) > 0:
+        result = {"error": f"Too many test callbacks. Try again in {retry_text(wait)}."}
     else:
         row = await run_in_threadpool(_customer_row, request, user["customer_id"])
         outcome = await callback_service.send_test_callback(_state(request).settings, row, url)
@@ -457,11 +462,16 @@ async def signup(request: Request) -> Response:
 
     def create() -> Response:
         error = None
+        status = 400
         with _state(request).db.write() as conn:
             # Checked inside the write transaction: an operator switching sign-up off wins.
             if not site_settings.signup_enabled(conn):
                 return _not_found(request)
-            if not company:
+            wait = _state(request).limits.signups.wait_seconds(client_address(request))
+            if wait > 0:
+                error = f"Too many sign-ups from your address. Try again in {retry_text(wait)}."
+                status = 429
+            elif not company:
                 error = "company: enter your company's name"
             else:
                 try:
@@ -473,7 +483,7 @@ async def signup(request: Request) -> Response:
                     # Raising rolls the customer back with the user: no orphan accounts.
                     raise _SignupRefused(exc.message) from None
         if error:
-            return render(request, "signup.html", status_code=400, error=error, company=company,
+            return render(request, "signup.html", status_code=status, error=error, company=company,
                           email=email)
         sessions.sign_in(request, user)
         _flash(request, "Welcome! Create an API key below to start.")

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from starlette.testclient import TestClient
 
 from taskforce import customers, models
-from taskforce.api.v1 import RateLimiter
+from taskforce.rate_limits import RateLimiter
 from taskforce.app import create_app
 from tests.factories import VALID_PARAMS
 
