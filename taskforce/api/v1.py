@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, FastAPI, Request
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from starlette.responses import Response
 
@@ -30,6 +31,7 @@ from taskforce.rate_limits import RateLimiter
 from taskforce.errors import (
     Conflict,
     InvalidParameter,
+    NotFound,
     PayloadTooLarge,
     TaskforceError,
     Unauthorized,
@@ -102,10 +104,7 @@ def _api_key(request: Request) -> str | None:
 def _authenticate_key(state: AppState, key: str) -> ApiPrincipal:
     with state.db.read() as conn:
         principal, last_used = customers.authenticate(conn, key)
-    now = now_ms()
-    if last_used is None or now - last_used > customers.LAST_USED_RESOLUTION_MS:
-        with state.db.write() as conn:
-            customers.touch_api_key(conn, principal.key_id, now=now)
+    _touch_if_stale(state, principal, last_used)
     return principal
 
 
@@ -129,6 +128,28 @@ async def _principal_or_401(request: Request) -> ApiPrincipal | Response:
         await _drain(request)
         return refused
     return principal
+
+
+def _authenticated(conn: Connection, request: Request, key: str) -> tuple[ApiPrincipal, int | None]:
+    """The key's principal, checked inside the request's own transaction (one per request, not
+    one for the key and another for the work); raises Unauthorized (a 401) or _Refused (a 429)."""
+    principal, last_used = customers.authenticate(conn, key)
+    refused = _rate_limited(request, principal)
+    if refused is not None:
+        raise _Refused(refused)
+    return principal, last_used
+
+
+class _Refused(Exception):
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+def _touch_if_stale(state: AppState, principal: ApiPrincipal, last_used: int | None) -> None:
+    now = now_ms()
+    if last_used is None or now - last_used > customers.LAST_USED_RESOLUTION_MS:
+        with state.db.write() as conn:
+            customers.touch_api_key(conn, principal.key_id, now=now)
 
 
 async def _parse_create_body(request: Request, task_type: TaskType, limit: int) -> dict[str, Any]:
@@ -197,10 +218,7 @@ def _create_handler(task_type: TaskType):
             invalid = exc
         try:
             with state.db.write() as conn:
-                principal, last_used = customers.authenticate(conn, key)
-                refused = _rate_limited(request, principal)
-                if refused is not None:
-                    return refused
+                principal, last_used = _authenticated(conn, request, key)
                 now = now_ms()
                 if last_used is None or now - last_used > customers.LAST_USED_RESOLUTION_MS:
                     customers.touch_api_key(conn, principal.key_id, now=now)
@@ -208,6 +226,8 @@ def _create_handler(task_type: TaskType):
                     row = service.create(conn, customer_id=principal.customer_id,
                                          is_test=principal.is_test, task_type=task_type,
                                          params=params)
+        except _Refused as refused:
+            return refused.response
         except IntegrityError:
             # The only constraint a valid create can break is the customer's unique_id index.
             if params is None or params.unique_id is None:
@@ -225,11 +245,20 @@ def _create_handler(task_type: TaskType):
 
 async def retrieve_task(request: Request, task_id: str) -> Response:
     state: AppState = request.app.state.taskforce
-    principal = await _principal_or_401(request)
-    if isinstance(principal, Response):
-        return principal
-    with state.db.read() as conn:
-        row = service.get(conn, task_id, customer_id=principal.customer_id, is_test=principal.is_test)
+    key = _api_key(request)
+    if key is None:
+        return unauthorized("missing API key: send it as the HTTP Basic auth username")
+    try:
+        with state.db.read() as conn:
+            principal, last_used = _authenticated(conn, request, key)
+            if not _TASK_ID.fullmatch(task_id):
+                # Not a shape we ever issue: no query (PostgreSQL would refuse a NUL in it).
+                raise NotFound(f"no task with task_id {task_id!r}")
+            row = service.get(conn, task_id, customer_id=principal.customer_id,
+                              is_test=principal.is_test)
+    except _Refused as refused:
+        return refused.response
+    _touch_if_stale(state, principal, last_used)
     return json_response(task_object(row))
 
 
@@ -303,25 +332,40 @@ def _choice_param(request: Request, name: str, allowed: tuple[str, ...]) -> str 
 
 async def list_tasks(request: Request) -> Response:
     state: AppState = request.app.state.taskforce
-    principal = await _principal_or_401(request)
-    if isinstance(principal, Response):
-        return principal
-    task_filter = queries.TaskFilter(
-        customer_id=principal.customer_id,
-        is_test=principal.is_test,
-        status=_choice_param(request, "status", tuple(s.value for s in Status)),
-        type=_choice_param(request, "type", tuple(t.name for t in REGISTRY)),
-        start_ms=_time_param(request, "start_time"),
-        end_ms=_time_param(request, "end_time"),
-        project=_text_param(request, "project"),
-        batch=_text_param(request, "batch"),
-        unique_id=_text_param(request, "unique_id"),
-    )
-    limit = _int_param(request, "limit", queries.MAX_LIMIT, 1, queries.MAX_LIMIT)
-    offset = _int_param(request, "offset", 0, 0, 1_000_000)
+    key = _api_key(request)
+    if key is None:
+        return unauthorized("missing API key: send it as the HTTP Basic auth username")
+    # Parameters are checked first but answered for only once the key has passed: a bad key is
+    # a 401 whatever the query says.
+    invalid: TaskforceError | None = None
+    try:
+        filters = dict(
+            status=_choice_param(request, "status", tuple(s.value for s in Status)),
+            type=_choice_param(request, "type", tuple(t.name for t in REGISTRY)),
+            start_ms=_time_param(request, "start_time"),
+            end_ms=_time_param(request, "end_time"),
+            project=_text_param(request, "project"),
+            batch=_text_param(request, "batch"),
+            unique_id=_text_param(request, "unique_id"),
+        )
+        limit = _int_param(request, "limit", queries.MAX_LIMIT, 1, queries.MAX_LIMIT)
+        offset = _int_param(request, "offset", 0, 0, 1_000_000)
+    except TaskforceError as exc:
+        invalid = exc
     token = request.query_params.get("next_token") or None
-    with state.db.read() as conn:
-        page = queries.list_page(conn, task_filter, limit=limit, offset=offset, next_token=token)
+    try:
+        with state.db.read() as conn:
+            principal, last_used = _authenticated(conn, request, key)
+            if invalid is None:
+                task_filter = queries.TaskFilter(customer_id=principal.customer_id,
+                                                 is_test=principal.is_test, **filters)
+                page = queries.list_page(conn, task_filter, limit=limit, offset=offset,
+                                         next_token=token)
+    except _Refused as refused:
+        return refused.response
+    _touch_if_stale(state, principal, last_used)
+    if invalid is not None:
+        raise invalid
     return json_response({
         "docs": [task_object(r) for r in page.rows],
         "total": page.total,

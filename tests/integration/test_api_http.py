@@ -95,6 +95,12 @@ def test_a_create_checks_the_key_before_it_answers_for_the_body(client, factory,
     assert client.get("/v1/tasks", auth=customer.live_auth).json()["total"] == 1
     with db.read() as conn:
         assert conn.execute(select(func.count()).select_from(models.tasks)).scalar() == 1
+    # The reads too: a bad key never learns what is wrong with its query.
+    for query in ("limit=0", "status=done", "start_time=yesterday", "next_token=zz"):
+        _error(client.get(f"/v1/tasks?{query}", auth=("live_" + "0" * 40, "")), 401)
+        _error(client.get(f"/v1/tasks?{query}", auth=customer.live_auth), 400)
+    _error(client.get("/v1/task/not-an-id", auth=(revoked, "")), 401)
+    _error(client.get("/v1/task/not-an-id", auth=customer.live_auth), 404)
 
 
 def test_a_create_marks_its_key_used(client, factory, db):
