@@ -41,7 +41,7 @@ def create_customer(conn: Connection, name: str, *, now: int | None = None) -> i
 def find_customer(conn: Connection, ref: str) -> dict[str, Any]:
     """A customer by id or by exact name."""
     query = select(customers)
-    query = query.where(customers.c.id == int(ref)) if ref.isdigit() else query.where(customers.c.name == ref)
+    query = query.where(customers.c.id == int(ref)) if ids.is_ascii_number(ref) else query.where(customers.c.name == ref)
     row = conn.execute(query).mappings().first()
     if row is None:
         raise NotFound(f"no customer {ref!r}")

@@ -39,3 +39,9 @@ def new_signing_secret() -> str:
 
 def new_lease_token() -> str:
     return secrets.token_hex(16)
+
+
+def is_ascii_number(text: str) -> bool:
+    """Digits 0-9 only. ``str.isdigit()`` is also true of "²" and "¹", which ``int()`` refuses:
+    every number read from a request is checked with this before ``int()``."""
+    return text.isascii() and text.isdigit()

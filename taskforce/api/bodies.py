@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl
 import orjson
 
 from taskforce.errors import InvalidParameter
+from taskforce.ids import is_ascii_number
 from taskforce.task_types.base import Kind
 
 _BRACKETS = re.compile(r"\[([^\[\]]*)\]")
@@ -70,7 +71,7 @@ def _assign(target: dict[str, Any], path: list[str], value: Any, name: str) -> N
     last = path[-1]
     if last == "":
         # qs writes "a[]=x" for array members: gather them under increasing indices.
-        last = str(sum(1 for k in node if k.isdigit()))
+        last = str(sum(1 for k in node if is_ascii_number(k)))
     node[last] = value
 
 
@@ -79,7 +80,7 @@ def _listify(node: Any) -> Any:
     if not isinstance(node, dict):
         return node
     items = {k: _listify(v) for k, v in node.items()}
-    if items and all(k.isdigit() for k in items):
+    if items and all(is_ascii_number(k) for k in items):
         indices = sorted(int(k) for k in items)
         if indices == list(range(len(indices))):
             return [items[str(i)] for i in indices]
@@ -103,7 +104,7 @@ def decode_pairs(pairs: list[tuple[str, str]], kinds: Mapping[str, Kind]) -> dic
                 continue
             index = None
             if path and path[0] != "":
-                if not path[0].isdigit() or len(path[0]) > 6:
+                if not is_ascii_number(path[0]) or len(path[0]) > 6:
                     errors.append(InvalidParameter(base, f"has a bad index [{path[0]}]"))
                     continue
                 index = int(path[0])

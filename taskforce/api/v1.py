@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from starlette.responses import Response
 
-from taskforce import customers, signals
+from taskforce import customers, ids, signals
 from taskforce.api import bodies
 from taskforce.api.errors import error_response, too_many_requests, unauthorized
 from taskforce.app_state import AppState
@@ -69,7 +69,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The body, or PayloadTooLarge once it passes ``limit``; either way it is read to the end
     (up to ``_DRAIN_LIMIT``) so the kept-alive connection can carry the next request."""
     declared = request.headers.get("content-length")
-    too_large = bool(declared and declared.isdigit() and int(declared) > limit)
+    too_large = bool(declared and ids.is_ascii_number(declared) and int(declared) > limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():

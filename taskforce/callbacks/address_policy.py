@@ -108,7 +108,7 @@ def _is_numeric_label(label: str) -> bool:
     low = label.lower()
     if low.startswith("0x"):
         return all(c in "0123456789abcdef" for c in low[2:])
-    return low.isdigit()
+    return low.isascii() and low.isdigit()
 
 
 def host_address(host: str) -> IPAddress | None:

@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 
 from taskforce import accounts, customers, site_settings
 from taskforce.clock import now_ms
+from taskforce.ids import is_ascii_number
 from taskforce.errors import Conflict, InvalidParameter, NotFound
 from taskforce.models import customers as customers_table
 from taskforce.models import tasks, users
@@ -140,7 +141,7 @@ async def customers_invite(request: Request) -> Response:
 
     def invite() -> tuple[dict[str, Any], dict[str, Any]]:
         with request.app.state.taskforce.db.write() as conn:
-            if not ref.isdigit():
+            if not is_ascii_number(ref):
                 raise NotFound("customer: choose a customer")
             row = customers.find_customer(conn, ref)
             return row, _invite(conn, row["id"], email, password)
