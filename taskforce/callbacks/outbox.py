@@ -26,20 +26,21 @@ def new_webhook_id() -> str:
     return "msg_" + secrets.token_hex(16)
 
 
+_INSERT_DELIVERY = insert(deliveries)  # built once: it runs in every completing transaction
+
+
 def enqueue(conn: Connection, task: Mapping[str, Any], *, now: int) -> int:
     """Owe one delivery of this task's callback, due now. Returns the delivery id."""
-    result = conn.execute(
-        insert(deliveries).values(
-            task_id=task["id"],
-            customer_id=task["customer_id"],
-            webhook_id=new_webhook_id(),
-            url=task["callback_url"],
-            body=callback_body(task).decode(),
-            status="pending",
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
-    )
+    result = conn.execute(_INSERT_DELIVERY, {
+        "task_id": task["id"],
+        "customer_id": task["customer_id"],
+        "webhook_id": new_webhook_id(),
+        "url": task["callback_url"],
+        "body": callback_body(task).decode(),
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    })
     pg_wakeups.notify(conn, signals.TASK_COMPLETED)
     return result.inserted_primary_key[0]

@@ -12,7 +12,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, exists, false, insert, literal, literal_column, or_, select, text, true, update
+from sqlalchemy import (
+    and_,
+    bindparam,
+    exists,
+    false,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.engine import Connection
 
 from taskforce import ids, pg_wakeups, signals
@@ -67,16 +80,29 @@ def create(
     return row
 
 
+def _get_statement(scoped: bool, by_mode: bool):
+    query = select(*_task_cols, tasks.c.customer_id, tasks.c.is_test).where(
+        tasks.c.id == bindparam("b_id"))
+    if scoped:
+        query = query.where(tasks.c.customer_id == bindparam("b_customer"))
+    if by_mode:
+        query = query.where(tasks.c.is_test == bindparam("b_is_test"))
+    return query
+
+
+# Built once, like every statement on the API's and the queue's hot paths: building a statement
+# and its cache key per call cost more than running it (bench/README.md, the queue profile).
+_GET = {(scoped, by_mode): _get_statement(scoped, by_mode)
+        for scoped in (False, True) for by_mode in (False, True)}
+
+
 def get(
     conn: Connection, task_id: str, *, customer_id: int | None = None, is_test: bool | None = None
 ) -> dict[str, Any]:
     """The task, seen from a customer (scoped) or from the workforce (unscoped)."""
-    query = select(*_task_cols, tasks.c.customer_id, tasks.c.is_test).where(tasks.c.id == task_id)
-    if customer_id is not None:
-        query = query.where(tasks.c.customer_id == customer_id)
-    if is_test is not None:
-        query = query.where(tasks.c.is_test == is_test)
-    row = conn.execute(query).mappings().first()
+    query = _GET[(customer_id is not None, is_test is not None)]
+    row = conn.execute(query, {"b_id": task_id, "b_customer": customer_id,
+                               "b_is_test": is_test}).mappings().first()
     if row is None:
         raise NotFound(f"no task with task_id {task_id!r}")
     return dict(row)
@@ -122,7 +148,7 @@ class Lease:
     expires_at: int
 
 
-def _claimable(now: int):
+def _claimable(now: Any):
     # Literals, not bound parameters: a planner can only use the partial index ix_tasks_queue
     # when the query's WHERE visibly implies the index's (status = 'pending' AND is_test = 0 /
     # false); SQLite cannot see through "status = ?", nor PostgreSQL's generic plans, which
@@ -142,16 +168,41 @@ _SQLITE_NEXT_TASK = text(
 )
 
 
+_CURRENT_LEASE = (
+    select(tasks.c.id, tasks.c.lease_token, tasks.c.lease_expires_at)
+    .where(tasks.c.lease_worker_id == bindparam("b_worker"),
+           tasks.c.status == Status.PENDING.value,
+           tasks.c.lease_expires_at >= bindparam("b_now"))
+    .limit(1)
+)
+_LOCK_WORKER = select(users.c.id).where(users.c.id == bindparam("b_worker")).with_for_update()
+_PG_NEXT_TASK = (
+    select(tasks.c.id)
+    .where(_claimable(bindparam("b_now")),
+           ~exists().where(task_skips.c.task_id == tasks.c.id,
+                           task_skips.c.worker_id == bindparam("b_worker")))
+    .order_by(tasks.c.priority, tasks.c.created_at, tasks.c.id)
+    .limit(1)
+    .with_for_update(skip_locked=True)
+)
+_TAKE_LEASE = (
+    update(tasks)
+    .where(tasks.c.id == bindparam("b_id"), _claimable(bindparam("b_now")))
+    .values(lease_worker_id=bindparam("b_worker"), lease_token=bindparam("b_token"),
+            lease_expires_at=bindparam("b_expires"))
+)
+_EXPIRE_OPEN_ASSIGNMENT = (
+    update(assignments)
+    .where(assignments.c.task_id == bindparam("b_id"), assignments.c.outcome.is_(None))
+    .values(outcome="expired", finished_at=bindparam("b_now"))
+)
+_INSERT_ASSIGNMENT = insert(assignments)
+
+
 def current_lease(conn: Connection, worker_id: int, *, now: int | None = None) -> Lease | None:
     """The unexpired lease this worker already holds, if any (a worker holds one task at a time)."""
     now = now if now is not None else now_ms()
-    row = conn.execute(
-        select(tasks.c.id, tasks.c.lease_token, tasks.c.lease_expires_at).where(
-            tasks.c.lease_worker_id == worker_id,
-            tasks.c.status == Status.PENDING.value,
-            tasks.c.lease_expires_at >= now,
-        ).limit(1)
-    ).first()
+    row = conn.execute(_CURRENT_LEASE, {"b_worker": worker_id, "b_now": now}).first()
     return Lease(row.id, row.lease_token, row.lease_expires_at) if row else None
 
 
@@ -164,50 +215,33 @@ def claim(
     claimers); on PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets concurrent claimers pass each other.
     """
     now = now if now is not None else now_ms()
-    if conn.dialect.name == "postgresql":
+    postgres = conn.dialect.name == "postgresql"
+    if postgres:
         # Two tabs of one worker claiming at once would each see "no lease held" and take a task
         # each; locking the worker's row makes the second wait and then find the first's lease.
-        conn.execute(select(users.c.id).where(users.c.id == worker_id).with_for_update())
+        conn.execute(_LOCK_WORKER, {"b_worker": worker_id})
     held = current_lease(conn, worker_id, now=now)
     if held is not None:
         return held
-    skipped = exists().where(task_skips.c.task_id == tasks.c.id, task_skips.c.worker_id == worker_id)
-    query = (
-        select(tasks.c.id)
-        .where(_claimable(now), ~skipped)
-        .order_by(tasks.c.priority, tasks.c.created_at, tasks.c.id)
-        .limit(1)
-    )
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    else:
-        # Once ANALYZE (or PRAGMA optimize) has run, SQLite's planner prefers scanning a customer
-        # index and sorting over the queue's own partial index (70 ms against 0.1 ms at 20,000
-        # pending tasks); name the index. SQLAlchemy renders no table hints for SQLite.
-        query = _SQLITE_NEXT_TASK.bindparams(now=now, worker_id=worker_id)
+    # On SQLite, once ANALYZE (or PRAGMA optimize) has run, the planner prefers scanning a
+    # customer index and sorting over the queue's own partial index (70 ms against 0.1 ms at
+    # 20,000 pending tasks); the text statement names the index (SQLAlchemy renders no table
+    # hints for SQLite).
+    next_task = _PG_NEXT_TASK if postgres else _SQLITE_NEXT_TASK
+    next_params = {"b_now": now, "b_worker": worker_id} if postgres else {"now": now, "worker_id": worker_id}
     for _ in range(3):
-        task_id = conn.execute(query).scalar()
+        task_id = conn.execute(next_task, next_params).scalar()
         if task_id is None:
             return None
         token = ids.new_lease_token()
         expires = now + lease_seconds * 1000
-        changed = conn.execute(
-            update(tasks)
-            .where(tasks.c.id == task_id, _claimable(now))
-            .values(lease_worker_id=worker_id, lease_token=token, lease_expires_at=expires)
-        ).rowcount
+        changed = conn.execute(_TAKE_LEASE, {"b_id": task_id, "b_now": now, "b_worker": worker_id,
+                                             "b_token": token, "b_expires": expires}).rowcount
         if changed:
             # A lease that ran out on someone else is closed in the history as expired.
-            conn.execute(
-                update(assignments)
-                .where(assignments.c.task_id == task_id, assignments.c.outcome.is_(None))
-                .values(outcome="expired", finished_at=now)
-            )
-            conn.execute(
-                insert(assignments).values(
-                    task_id=task_id, worker_id=worker_id, lease_token=token, claimed_at=now
-                )
-            )
+            conn.execute(_EXPIRE_OPEN_ASSIGNMENT, {"b_id": task_id, "b_now": now})
+            conn.execute(_INSERT_ASSIGNMENT, {"task_id": task_id, "worker_id": worker_id,
+                                              "lease_token": token, "claimed_at": now})
             return Lease(task_id, token, expires)
     return None
 
@@ -232,12 +266,15 @@ def _lease_lost(conn: Connection, task_id: str, worker_id: int, token: str, now:
     return LeaseLost("Your time on this task ran out; the task went back to the queue.")
 
 
+_FINISH_ASSIGNMENT = (
+    update(assignments)
+    .where(assignments.c.lease_token == bindparam("b_token"), assignments.c.outcome.is_(None))
+    .values(outcome=bindparam("b_outcome"), finished_at=bindparam("b_now"))
+)
+
+
 def _finish_assignment(conn: Connection, token: str, outcome: str, now: int) -> None:
-    conn.execute(
-        update(assignments)
-        .where(assignments.c.lease_token == token, assignments.c.outcome.is_(None))
-        .values(outcome=outcome, finished_at=now)
-    )
+    conn.execute(_FINISH_ASSIGNMENT, {"b_token": token, "b_outcome": outcome, "b_now": now})
 
 
 def release(conn: Connection, task_id: str, worker_id: int, token: str, *, skip: bool,
@@ -295,6 +332,32 @@ def release_worker_leases(conn: Connection, worker_id: int, *, now: int | None =
     return len(held)
 
 
+_TASK_FOR_COMPLETION = select(
+    tasks.c.type, tasks.c.params, tasks.c.is_test, tasks.c.status, tasks.c.lease_token,
+    tasks.c.lease_worker_id, tasks.c.lease_expires_at,
+).where(tasks.c.id == bindparam("b_id"))
+_COMPLETED = dict(status=Status.COMPLETED.value, response=bindparam("b_response"),
+                  completed_at=bindparam("b_now"), completed_by=bindparam("b_worker"),
+                  lease_worker_id=None, lease_token=None, lease_expires_at=None)
+#: The simulated worker completes test-mode tasks, without a lease.
+_COMPLETE_TEST_TASK = (
+    update(tasks)
+    .where(tasks.c.id == bindparam("b_id"), tasks.c.status == Status.PENDING.value,
+           tasks.c.is_test == True)  # noqa: E712
+    .values(**_COMPLETED)
+)
+#: A worker completes a task only under its current, unexpired lease, and only while active.
+_COMPLETE_LEASED_TASK = (
+    update(tasks)
+    .where(tasks.c.id == bindparam("b_id"), tasks.c.status == Status.PENDING.value,
+           tasks.c.lease_token == bindparam("b_token"),
+           tasks.c.lease_worker_id == bindparam("b_worker"),
+           tasks.c.lease_expires_at >= bindparam("b_now"),
+           exists().where(users.c.id == bindparam("b_worker"), users.c.active == true()))
+    .values(**_COMPLETED)
+)
+
+
 def complete(
     conn: Connection,
     task_id: str,
@@ -310,19 +373,10 @@ def complete(
     simulated worker, which completes test tasks without a lease.
     """
     now = now if now is not None else now_ms()
-    row = conn.execute(
-        select(tasks.c.type, tasks.c.params, tasks.c.is_test, tasks.c.status, tasks.c.lease_token,
-               tasks.c.lease_worker_id, tasks.c.lease_expires_at).where(tasks.c.id == task_id)
-    ).first()
+    row = conn.execute(_TASK_FOR_COMPLETION, {"b_id": task_id}).first()
     if row is None:
         raise NotFound(f"no task with task_id {task_id!r}")
-    guard = [tasks.c.id == task_id, tasks.c.status == Status.PENDING.value]
-    if worker_id is None:
-        guard.append(tasks.c.is_test == True)  # noqa: E712
-    else:
-        worker_active = exists().where(users.c.id == worker_id, users.c.active == true())
-        guard += [tasks.c.lease_token == lease_token, tasks.c.lease_worker_id == worker_id,
-                  tasks.c.lease_expires_at >= now, worker_active]
+    if worker_id is not None:
         # A worker who lost the task hears that, not a complaint about an answer nobody needs.
         holds = (row.status == Status.PENDING.value and lease_token and row.lease_token == lease_token
                  and row.lease_worker_id == worker_id and row.lease_expires_at is not None
@@ -330,13 +384,9 @@ def complete(
         if not holds:
             raise _lease_lost(conn, task_id, worker_id, lease_token or "", now)
     response = REGISTRY.get(row.type).validate_response(row.params, answer)
-    changed = conn.execute(
-        update(tasks)
-        .where(*guard)
-        .values(status=Status.COMPLETED.value, response=response, completed_at=now,
-                completed_by=worker_id, lease_worker_id=None, lease_token=None,
-                lease_expires_at=None)
-    ).rowcount
+    statement = _COMPLETE_TEST_TASK if worker_id is None else _COMPLETE_LEASED_TASK
+    changed = conn.execute(statement, {"b_id": task_id, "b_response": response, "b_now": now,
+                                       "b_worker": worker_id, "b_token": lease_token}).rowcount
     if not changed:
         if worker_id is None:
             raise LeaseLost(f"task {task_id} is no longer pending")
