@@ -12,6 +12,7 @@ few hundred requests per backend (seconds, not minutes).
 from __future__ import annotations
 
 import json
+import os
 import string
 from typing import Any
 from urllib.parse import quote
@@ -21,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 ALLOWED = {200, 400, 401, 404, 409, 413, 415}
-SETTINGS = settings(max_examples=60, deadline=None, database=None,
+SETTINGS = settings(max_examples=int(os.environ.get("TASKFORCE_PROPERTY_EXAMPLES", "60")), deadline=None, database=None,
                     suppress_health_check=list(HealthCheck))
 
 URLS = ["http://www.example.com/callback", "https://a.example/x.png?q=1#f", "http://127.0.0.1:9/cb",
