@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-
 import pytest
 from standardwebhooks import Webhook
 from typer.testing import CliRunner
 
 from taskforce.cli import app
 
-from tests.integration.test_callback_helpers import Receiver, completed_test_task, customer_row
+from tests.integration.test_callback_helpers import (
+    Receiver,
+    completed_test_task,
+    customer_row,
+    dispatch_process,
+)
 
 
 @pytest.fixture
@@ -52,19 +52,11 @@ def test_show_and_rotate(cli_env, factory, db):
 
 def test_dispatch_runs_alone_and_delivers(cli_env, factory, db, tmp_path):
     customer = factory.customer()
-    env = {**os.environ, "TASKFORCE_CALLBACK_ALLOWED_NETWORKS": '["127.0.0.0/8"]'}
+    env = {"TASKFORCE_CALLBACK_ALLOWED_NETWORKS": '["127.0.0.0/8"]'}
     with Receiver() as receiver:
         completed_test_task(db, factory, customer, receiver.url)
-        proc = subprocess.Popen([sys.executable, "-m", "taskforce", "dispatch"], env=env, cwd=tmp_path,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
+        with dispatch_process(env, tmp_path):
             (got,) = receiver.wait_for(1, timeout=20)
-        finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
     Webhook(customer_row(db, customer.id)["signing_secret"]).verify(got.body, got.headers)
 
 

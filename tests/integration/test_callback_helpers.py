@@ -3,9 +3,15 @@ that records what arrives and answers as told, a controllable clock, and task he
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -180,3 +186,18 @@ def callback_succeeded(db: Database, task_id: str) -> bool | None:
 def customer_row(db: Database, customer_id: int) -> dict[str, Any]:
     with db.read() as conn:
         return dict(conn.execute(select(customers).where(customers.c.id == customer_id)).mappings().one())
+
+
+@contextlib.contextmanager
+def dispatch_process(env: dict[str, str], cwd: Path) -> Iterator[subprocess.Popen]:
+    """``taskforce dispatch`` as its own OS process, stopped with Ctrl-C (killed if it hangs)."""
+    proc = subprocess.Popen([sys.executable, "-m", "taskforce", "dispatch"], env={**os.environ, **env},
+                            cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()

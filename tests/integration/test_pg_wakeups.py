@@ -4,10 +4,6 @@ back. SQLite has one host and no NOTIFY: there the in-process signals and the po
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 
@@ -17,7 +13,7 @@ from sqlalchemy import create_engine, text
 from taskforce import pg_wakeups
 from taskforce.signals import TASK_COMPLETED, TEST_TASK_CREATED, Signals
 
-from tests.integration.test_callback_helpers import Receiver, completed_live_task
+from tests.integration.test_callback_helpers import Receiver, completed_live_task, dispatch_process
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 
@@ -91,36 +87,27 @@ def test_a_lost_listener_connection_comes_back_and_hears_again(db, factory, list
 def test_a_dispatcher_in_another_process_sends_at_once_not_at_its_poll(db, factory, tmp_path):
     """``taskforce dispatch`` polling every 60 s still sends a callback committed by this process
     within a second or two: the commit's NOTIFY wakes it."""
-    env = {**os.environ, "TASKFORCE_DATABASE_URL": db.url, "TASKFORCE_SECRET_KEY": "t",
+    env = {"TASKFORCE_DATABASE_URL": db.url, "TASKFORCE_SECRET_KEY": "t",
            "TASKFORCE_CALLBACK_ALLOWED_NETWORKS": '["127.0.0.0/8"]',
            "TASKFORCE_CALLBACK_POLL_SECONDS": "60"}
     admin = create_engine(db.url, isolation_level="AUTOCOMMIT")
     customer = factory.customer()
-    with Receiver() as receiver:
-        proc = subprocess.Popen([sys.executable, "-m", "taskforce", "dispatch"], env=env,
-                                cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 30
-            with admin.connect() as conn:
-                while time.monotonic() < deadline:
-                    listening = conn.execute(text(
-                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                        "AND query LIKE 'LISTEN taskforce_%'")).scalar_one()
-                    if listening:
-                        break
-                    time.sleep(0.05)
-            assert listening, "the dispatcher never started listening"
-            time.sleep(0.5)  # past its catch-up round: it is now waiting on its 60 s poll
-            started = time.monotonic()
-            task = completed_live_task(db, factory, customer, receiver.url)
-            (got,) = receiver.wait_for(1, timeout=20)
-            latency = got.at - started
-        finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    with Receiver() as receiver, dispatch_process(env, tmp_path):
+        deadline = time.monotonic() + 30
+        with admin.connect() as conn:
+            while time.monotonic() < deadline:
+                listening = conn.execute(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND query LIKE 'LISTEN taskforce_%'")).scalar_one()
+                if listening:
+                    break
+                time.sleep(0.05)
+        assert listening, "the dispatcher never started listening"
+        time.sleep(0.5)  # past its catch-up round: it is now waiting on its 60 s poll
+        started = time.monotonic()
+        task = completed_live_task(db, factory, customer, receiver.url)
+        (got,) = receiver.wait_for(1, timeout=20)
+        latency = got.at - started
     admin.dispose()
     assert got.json["task_id"] == task["id"]
     assert latency < 3.0, f"the callback took {latency:.2f} s: the dispatcher waited for its poll"
