@@ -117,6 +117,12 @@ tasks = Table(
     Index("ix_tasks_customer_status", "customer_id", "is_test", "status", "created_at", "id"),
     Index("ix_tasks_customer_type", "customer_id", "is_test", "type", "created_at", "id"),
     Index("ix_tasks_customer_urgency", "customer_id", "is_test", "urgency", "created_at", "id"),
+    # The list filtered by project or batch. Partial: a task without one costs nothing more to
+    # create, and "project = ?" implies "project IS NOT NULL" to both planners.
+    Index("ix_tasks_customer_project", "customer_id", "is_test", "project", "created_at", "id",
+          sqlite_where=text("project IS NOT NULL"), postgresql_where=text("project IS NOT NULL")),
+    Index("ix_tasks_customer_batch", "customer_id", "is_test", "batch", "created_at", "id",
+          sqlite_where=text("batch IS NOT NULL"), postgresql_where=text("batch IS NOT NULL")),
     # The work queue: only pending live tasks, in the order they are handed out.
     Index(
         "ix_tasks_queue",

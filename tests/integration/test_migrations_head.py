@@ -81,3 +81,30 @@ def test_the_cli_migrate_command(blank_url):
     assert result.exit_code == 0, result.output
     assert "database at head" in result.output
     assert _differences(blank_url) == []
+
+
+def test_a_database_made_by_the_first_release_upgrades_with_its_data(blank_url):
+    """0001 was the first schema shipped; every later migration must carry its rows forward."""
+    from taskforce import customers as customer_service
+    from taskforce.db import Database
+    from taskforce.task_types import REGISTRY
+    from taskforce.tasks import queries, service
+    from tests.factories import VALID_PARAMS
+
+    migrate.upgrade(blank_url, "0001")
+    task_type = REGISTRY.get("categorization")
+    db = Database(blank_url)
+    try:
+        with db.write() as conn:
+            customer_id = customer_service.create_customer(conn, "early")
+            for project in ("p1", None):
+                service.create(conn, customer_id=customer_id, is_test=False, task_type=task_type,
+                               params=task_type.parse({**VALID_PARAMS["categorization"], "project": project}))
+        migrate.upgrade(blank_url)
+        assert _differences(blank_url) == []
+        with db.read() as conn:
+            page = queries.list_page(conn, queries.TaskFilter(customer_id=customer_id, is_test=False,
+                                                              project="p1"))
+        assert page.total == 1 and [r["project"] for r in page.rows] == ["p1"]
+    finally:
+        db.dispose()
