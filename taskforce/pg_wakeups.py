@@ -76,9 +76,10 @@ class Listener:
             try:
                 self._listen()
                 delay = 0.5
-            except psycopg.Error as exc:
+            except Exception as exc:  # noqa: BLE001 - a dead listener would leave only the poll
                 self.listening.clear()
-                log.warning("wake-up listener: %s; reconnecting in %.1f s", exc, delay)
+                log.warning("wake-up listener: %s; reconnecting in %.1f s", exc, delay,
+                            exc_info=not isinstance(exc, psycopg.Error))
                 self._stop.wait(delay)
                 delay = min(delay * 2, 30.0)
 

@@ -8,11 +8,11 @@ import math
 import threading
 import time
 from collections.abc import Hashable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from taskforce.config import Settings
-from dataclasses import dataclass
 
 #: Buckets kept before the full ones (indistinguishable from absent) are dropped.
 _PRUNE_AT = 10_000

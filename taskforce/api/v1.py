@@ -145,9 +145,16 @@ class _Refused(Exception):
         self.response = response
 
 
-def _touch_if_stale(state: AppState, principal: ApiPrincipal, last_used: int | None) -> None:
+def _stale_since(last_used: int | None) -> int | None:
+    """Now, when the key's last_used_at is due to be written again; else None."""
     now = now_ms()
     if last_used is None or now - last_used > customers.LAST_USED_RESOLUTION_MS:
+        return now
+    return None
+
+
+def _touch_if_stale(state: AppState, principal: ApiPrincipal, last_used: int | None) -> None:
+    if (now := _stale_since(last_used)) is not None:
         with state.db.write() as conn:
             customers.touch_api_key(conn, principal.key_id, now=now)
 
@@ -219,8 +226,7 @@ def _create_handler(task_type: TaskType):
         try:
             with state.db.write() as conn:
                 principal, last_used = _authenticated(conn, request, key)
-                now = now_ms()
-                if last_used is None or now - last_used > customers.LAST_USED_RESOLUTION_MS:
+                if (now := _stale_since(last_used)) is not None:
                     customers.touch_api_key(conn, principal.key_id, now=now)
                 if invalid is None:
                     row = service.create(conn, customer_id=principal.customer_id,
