@@ -12,7 +12,6 @@ simulator is completing are skipped rather than waited for.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 
