@@ -1,0 +1,58 @@
+"""Several workers' answers to one task, and the one answer made of them.
+
+This is the contract between the queue (which collects answers in assignments), a task type
+(whose ``combine`` hook turns answers into one response) and the quality code (which supplies
+worker skill and the statistical combiners). With one answer needed, ``combine_single`` returns
+that answer unchanged, so a one-answer task behaves exactly as before answers could be combined.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One worker's validated answer to a task."""
+
+    #: The worker's user id (``None`` for the test-mode simulated worker).
+    worker_id: int | None
+    #: The response as the type's ``validate_response`` returned it.
+    response: Mapping[str, Any]
+    #: Milliseconds from claim to submit, when known.
+    duration_ms: int | None = None
+    #: The weight the quality code gives this worker's answer (1.0 when nothing is known).
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Combined:
+    """The final response made of a task's answers, and how sure we are of it."""
+
+    response: dict[str, Any]
+    #: 0–1: the posterior of the chosen answer, or the agreement behind it.
+    confidence: float
+    #: How it was made: ``single``, ``majority``, ``dawid_skene``, ``text_agreement``, ``review``…
+    method: str
+    #: Agreement (0–1) per field of the response, where the type can tell.
+    agreement: dict[str, float] = field(default_factory=dict)
+    #: The weight each answer got, in the order the answers were given.
+    weights: tuple[float, ...] = ()
+
+
+class Skills(Protocol):
+    """What a combiner may ask about workers (filled in by the quality code)."""
+
+    def weight(self, worker_id: int | None, task_type: str) -> float: ...
+
+
+def combine_single(params: Mapping[str, Any], answers: Sequence[Answer],
+                   skills: Skills | None = None) -> Combined:
+    """The default hook: one answer needed, one answer given, returned as it is."""
+    if not answers:
+        raise ValueError("combine needs at least one answer")
+    first = answers[0]
+    return Combined(response=dict(first.response), confidence=1.0, method="single",
+                    weights=tuple(1.0 for _ in answers))
