@@ -1,0 +1,198 @@
+"""Each task type's ``combine`` hook: ``combine(params, answers, skills) -> Combined``.
+
+- categorization: one category by Dawid-Skene (majority vote while none of the task's workers
+  has history); with ``allow_multiple``, per category (multiselect.py).
+- transcription: each field by text agreement, rows matched by content (text.py).
+- phonecall: the outcome by Dawid-Skene; the fields by text agreement among the answers that
+  gave that outcome (a call nobody picked up has blank fields, which must not outvote the
+  fields of the calls that got through).
+- comparison: the choice by Dawid-Skene, the fields by text agreement among all answers.
+
+``skills`` may be any ``Skills``; when it also has matrices (``SkillModel``) single choices use
+them, otherwise every worker counts as an unknown one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from taskforce.task_types.answers import Answer, Combined, Skills
+from taskforce.quality import dawid_skene as ds
+from taskforce.quality.multiselect import combine_sets
+from taskforce.quality.skills import ChoiceSkills
+from taskforce.quality.text import combine_fields, combine_rows, combine_values
+
+#: The outcomes of a phone call, as phonecall.py validates them.
+PHONECALL_OUTCOMES = ("no_pickup", "hung_up", "success")
+
+
+def _weights(answers: Sequence[Answer], skills: Skills | None, task_type: str) -> list[float]:
+    if skills is None:
+        return [a.weight for a in answers]
+    return [skills.weight(a.worker_id, task_type) for a in answers]
+
+
+def _unknown_matrix(k: int) -> Any:
+    counts = ds.pseudo_counts(k)
+    return counts / counts.sum(axis=0, keepdims=True)
+
+
+def combine_choice(options: Sequence[str], chosen: Sequence[str], weights: Sequence[float],
+                   workers: Sequence[int | None], skills: Skills | None,
+                   task_type: str) -> tuple[str, float, str]:
+    """One single-choice question → (label, confidence, method).
+
+    With history for at least one of the workers: Dawid-Skene, the posterior from each worker's
+    stored matrix (an unknown worker gets the prior's uniform-plus-diagonal one). Otherwise the
+    (weighted) majority, ties to the most skilled worker then the earliest answer; its confidence is
+    the posterior under the prior worker model, so it can be compared with ``min_confidence``."""
+    options = list(options)
+    labels = [options.index(c) for c in chosen]
+    has_matrices = all(hasattr(skills, m) for m in ("has_history", "matrix", "prior"))
+    if skills is not None and has_matrices and any(
+            skills.has_history(w, task_type) for w in workers):  # type: ignore[attr-defined]
+        model: ChoiceSkills = skills  # type: ignore[assignment]
+        matrices = [model.matrix(w, task_type, options) for w in workers]
+        post = ds.posterior(labels, matrices, model.prior(task_type, options))
+        best = int(post.argmax())
+        return options[best], float(post[best]), "dawid_skene"
+    votes = [0.0] * len(options)
+    for label, weight in zip(labels, weights, strict=True):
+        votes[label] += weight
+    top = max(range(len(labels)), key=lambda i: (weights[i], -i))
+    best = max(range(len(options)),
+               key=lambda c: (votes[c], labels[top] == c, -min((i for i, lab in enumerate(labels) if lab == c),
+                                                               default=len(labels))))
+    unknown = _unknown_matrix(len(options))
+    post = ds.posterior(labels, [unknown] * len(labels), [1 / len(options)] * len(options))
+    return options[best], float(post[best]), "majority"
+
+
+def _share(values: Sequence[str], value: str) -> float:
+    return sum(1 for v in values if v == value) / len(values)
+
+
+def _ids(params: Mapping[str, Any], chosen: str | list[str]) -> dict[str, Any]:
+    response: dict[str, Any] = {"category": chosen}
+    ids = {category: cid for cid, category in (params.get("category_ids") or {}).items()}
+    if ids:
+        if isinstance(chosen, list):
+            response["category_id"] = [ids[c] for c in chosen if c in ids]
+        elif chosen in ids:
+            response["category_id"] = ids[chosen]
+    return response
+
+
+def _check(answers: Sequence[Answer]) -> None:
+    if not answers:
+        raise ValueError("combine needs at least one answer")
+
+
+def combine_categorization(params: Mapping[str, Any], answers: Sequence[Answer],
+                           skills: Skills | None = None) -> Combined:
+    _check(answers)
+    weights = _weights(answers, skills, "categorization")
+    categories = list(params["categories"])
+    if params.get("allow_multiple"):
+        picked = [list(a.response["category"]) for a in answers]
+        result = combine_sets(categories, picked, weights)
+        agreement = {f"category[{c}]": v for c, v in result.agreement.items()}
+        target = set(result.chosen)
+        agreement["category"] = sum(1 for p in picked if set(p) == target) / len(picked)
+        return Combined(response=_ids(params, result.chosen), confidence=result.confidence,
+                        method="per_category", agreement=agreement, weights=tuple(weights))
+    chosen = [a.response["category"] for a in answers]
+    label, confidence, method = combine_choice(categories, chosen, weights,
+                                               [a.worker_id for a in answers], skills, "categorization")
+    return Combined(response=_ids(params, label), confidence=confidence, method=method,
+                    agreement={"category": _share(chosen, label)}, weights=tuple(weights))
+
+
+def _fields_part(params: Mapping[str, Any], responses: Sequence[Mapping[str, Any]],
+                 weights: Sequence[float]) -> tuple[dict[str, str], dict[str, float]]:
+    keys = list(params.get("fields") or {})
+    values, agreement = combine_fields([r.get("fields") or {} for r in responses], weights, keys)
+    return values, {f"fields[{k}]": v for k, v in agreement.items()}
+
+
+def combine_transcription(params: Mapping[str, Any], answers: Sequence[Answer],
+                          skills: Skills | None = None) -> Combined:
+    _check(answers)
+    weights = _weights(answers, skills, "transcription")
+    responses = [a.response for a in answers]
+    fields, agreement = _fields_part(params, responses, weights)
+    rows: list[dict[str, str]] = []
+    row_keys = list(params.get("row_fields") or {})
+    if row_keys:
+        rows, agreement["rows"] = combine_rows([r.get("rows") or [] for r in responses], weights, row_keys)
+    confidence = min(agreement.values()) if agreement else 1.0
+    return Combined(response={"fields": fields, "rows": rows}, confidence=confidence,
+                    method="text_agreement", agreement=agreement, weights=tuple(weights))
+
+
+def combine_phonecall(params: Mapping[str, Any], answers: Sequence[Answer],
+                      skills: Skills | None = None) -> Combined:
+    _check(answers)
+    weights = _weights(answers, skills, "phonecall")
+    outcomes = [a.response["outcome"] for a in answers]
+    outcome, confidence, method = combine_choice(PHONECALL_OUTCOMES, outcomes, weights,
+                                                 [a.worker_id for a in answers], skills, "phonecall")
+    agreement = {"outcome": _share(outcomes, outcome)}
+    same = [i for i, o in enumerate(outcomes) if o == outcome] or list(range(len(answers)))
+    fields, field_agreement = _fields_part(params, [answers[i].response for i in same],
+                                           [weights[i] for i in same])
+    agreement.update(field_agreement)
+    if field_agreement:
+        confidence = min(confidence, *field_agreement.values())
+        method += "+text_agreement"
+    return Combined(response={"outcome": outcome, "fields": fields}, confidence=confidence,
+                    method=method, agreement=agreement, weights=tuple(weights))
+
+
+def combine_comparison(params: Mapping[str, Any], answers: Sequence[Answer],
+                       skills: Skills | None = None) -> Combined:
+    _check(answers)
+    weights = _weights(answers, skills, "comparison")
+    response: dict[str, Any] = {}
+    agreement: dict[str, float] = {}
+    confidences: list[float] = []
+    methods: list[str] = []
+    if params.get("choices"):
+        chosen = [a.response["choice"] for a in answers]
+        choice, confidence, method = combine_choice(params["choices"], chosen, weights,
+                                                    [a.worker_id for a in answers], skills, "comparison")
+        response["choice"] = choice
+        agreement["choice"] = _share(chosen, choice)
+        confidences.append(confidence)
+        methods.append(method)
+    if params.get("fields"):
+        response["fields"], field_agreement = _fields_part(params, [a.response for a in answers], weights)
+        agreement.update(field_agreement)
+        confidences.extend(field_agreement.values())
+        methods.append("text_agreement")
+    return Combined(response=response, confidence=min(confidences) if confidences else 1.0,
+                    method="+".join(methods), agreement=agreement, weights=tuple(weights))
+
+
+#: Task type name → its combine hook, for the lead to wire into the types.
+COMBINERS = {
+    "categorization": combine_categorization,
+    "transcription": combine_transcription,
+    "phonecall": combine_phonecall,
+    "comparison": combine_comparison,
+}
+
+
+def quality_object(combined: Combined, answers: Sequence[Answer]) -> dict[str, Any]:
+    """The task object's ``quality``: answers used, confidence, method, per-field agreement."""
+    return {
+        "answers": len(answers),
+        "confidence": round(combined.confidence, 4),
+        "method": combined.method,
+        "agreement": {key: round(value, 4) for key, value in combined.agreement.items()},
+    }
+
+
+__all__ = ["COMBINERS", "combine_categorization", "combine_choice", "combine_comparison",
+           "combine_phonecall", "combine_transcription", "combine_values", "quality_object"]
