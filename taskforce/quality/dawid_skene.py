@@ -146,13 +146,15 @@ def fit(tasks: Sequence[int] | np.ndarray, workers: Sequence[int] | np.ndarray,
         post = post * allowed
         post /= np.clip(post.sum(axis=1, keepdims=True), EPS, None)
     post = clamp(post)
-    iterations = 0
-    confusion = counts = priors = None
-    for iterations in range(1, max_iter + 1):
+    def m_step(post: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         counts = _expected_counts(post, tasks, workers, labels, n_workers, n_classes)
-        total = counts if history is None else counts + history
-        confusion = _normalise(total, pseudo)
+        confusion = _normalise(counts if history is None else counts + history, pseudo)
         priors = np.clip(post.mean(axis=0), EPS, None) if n_tasks else np.full(n_classes, 1 / n_classes)
+        return counts, confusion, priors
+
+    iterations = 0
+    for iterations in range(1, max_iter + 1):
+        _, confusion, priors = m_step(post)
         loglik = _log_likelihoods(np.log(np.clip(confusion, EPS, None)), np.log(priors),
                                   tasks, workers, labels, n_tasks)
         if log_mask is not None:
@@ -162,7 +164,8 @@ def fit(tasks: Sequence[int] | np.ndarray, workers: Sequence[int] | np.ndarray,
         post = new_post
         if moved < tol:
             break
-    assert confusion is not None and counts is not None and priors is not None
+    # The matrices and priors returned are those of the final posteriors (as crowd-kit's are).
+    counts, confusion, priors = m_step(post)
     return Fit(confusion=confusion, counts=counts, priors=priors / priors.sum(),
                posteriors=post, iterations=iterations)
 

@@ -90,6 +90,32 @@ class ChoiceAnswer:
     gold: str | None = None
 
 
+def _majority_truth(tasks: np.ndarray, answered: np.ndarray, gold: np.ndarray, n_tasks: int,
+                    n_classes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Without matrices: the gold label, else the majority's (ties split), counts as the truth.
+    Sparse, so memory stays O(answers) however many labels there are. Returns each answer's
+    rightness, each task's label and its vote share, and the expected count per class."""
+    keys = tasks * n_classes + answered
+    pairs, votes = np.unique(keys, return_counts=True)
+    pair_task, pair_label = pairs // n_classes, pairs % n_classes
+    top = np.zeros(n_tasks, dtype=np.int64)
+    np.maximum.at(top, pair_task, votes)
+    winner = votes == top[pair_task]
+    is_gold = gold[pair_task] >= 0
+    winner = np.where(is_gold, pair_label == gold[pair_task], winner)
+    n_winners = np.bincount(pair_task, weights=winner, minlength=n_tasks)
+    share = np.where(winner, 1.0 / np.maximum(n_winners[pair_task], 1), 0.0)
+    right = share[np.searchsorted(pairs, keys)]
+    best = np.zeros(n_tasks, dtype=np.int64)
+    order = np.lexsort((-pair_label, share, pair_task))  # per task, the winner last (lowest label on a tie)
+    best[pair_task[order]] = pair_label[order]
+    best = np.where(gold >= 0, gold, best)
+    answers_per_task = np.bincount(tasks, minlength=n_tasks)
+    confidence = np.where(gold >= 0, 1.0, top / np.maximum(answers_per_task, 1))
+    class_totals = np.bincount(pair_label, weights=share, minlength=n_classes)
+    return right, best, confidence, class_totals
+
+
 class SkillModel:
     """Skills of one customer's workers, per task type (implements ``Skills``)."""
 
@@ -194,8 +220,9 @@ class SkillModel:
         tasks, workers, answered = (np.array(x, dtype=np.int64) for x in (t_idx, w_idx, l_idx))
         gold = np.array([vocab[g] if g in vocab else -1 for g in gold_of], dtype=np.int64)
 
+        is_gold = gold[tasks] >= 0
         if n_classes > MAX_MATRIX_LABELS:
-            posteriors = ds.majority_proba(tasks, answered, n_tasks, n_classes)
+            right, best, confidence, class_totals = _majority_truth(tasks, answered, gold, n_tasks, n_classes)
             counts = None
         else:
             allowed = np.zeros((n_tasks, n_classes), bool)
@@ -203,15 +230,15 @@ class SkillModel:
                 allowed[t, [vocab[o] for o in options]] = True
             fit = ds.fit(tasks, workers, answered, n_classes=n_classes, n_tasks=n_tasks,
                          n_workers=len(worker_index), gold=gold, allowed=allowed, max_iter=max_iter)
-            posteriors, counts = fit.posteriors, fit.counts
-        gold_rows = gold >= 0
-        posteriors[gold_rows] = np.eye(n_classes)[gold[gold_rows]]
+            counts = fit.counts
+            right = fit.posteriors[tasks, answered]
+            best = fit.posteriors.argmax(axis=1)
+            confidence = fit.posteriors[np.arange(n_tasks), best]
+            class_totals = fit.posteriors.sum(axis=0)
 
         by_worker = self.workers.setdefault(task_type, {})
-        right = posteriors[tasks, answered]
         per_worker_answers = np.bincount(workers, minlength=len(worker_index))
         per_worker_right = np.bincount(workers, weights=right, minlength=len(worker_index))
-        is_gold = gold[tasks] >= 0
         gold_n = np.bincount(workers[is_gold], minlength=len(worker_index))
         gold_ok = np.bincount(workers[is_gold], weights=(answered == gold[tasks])[is_gold],
                               minlength=len(worker_index))
@@ -224,9 +251,8 @@ class SkillModel:
                 for a, c in zip(nz_answered.tolist(), nz_true.tolist(), strict=True):
                     skill.confusion.setdefault(labels[c], {})[labels[a]] = round(float(counts[w, a, c]), 4)
             by_worker[worker_id] = skill
-        self.class_counts[task_type] = {labels[c]: float(v) for c, v in enumerate(posteriors.sum(axis=0))}
-        best = posteriors.argmax(axis=1)
-        return {task: (labels[best[t]], float(posteriors[t, best[t]])) for task, t in task_index.items()}
+        self.class_counts[task_type] = {labels[c]: float(v) for c, v in enumerate(class_totals) if v > 0}
+        return {task: (labels[best[t]], float(confidence[t])) for task, t in task_index.items()}
 
     # -- storage --
 

@@ -9,7 +9,8 @@ different orders and skip or add some. Each answer's rows are matched one-to-one
 found so far, greedily by similarity (mean per-cell ``difflib`` ratio on normalised text; pairs
 below ``ROW_MATCH`` never match); with at most 10 rows a side, greedy on sorted pairs finds the
 same matching as an optimal assignment in practice and needs no solver. A row is kept when a
-majority of the answers' weight holds it, and each of its cells is combined like a field.
+majority of the answers' weight holds it, and each of its cells is combined like a field. Rows
+come in the most skilled worker's order.
 """
 
 from __future__ import annotations
@@ -127,7 +128,8 @@ def combine_rows(answers: Sequence[Sequence[Mapping[str, str]]], weights: Sequen
         support = sum(weights[i] for i in c.members) if sum(weights) else float(len(c.members))
         if 2 * support > total or (2 * support == total and top in c.members):
             kept.append(c)
-    kept.sort(key=lambda c: c.position / len(c.members))
+    # In the most skilled worker's order; rows it lacks where the others put them on average.
+    kept.sort(key=lambda c: c.members[top] if top in c.members else c.position / len(c.members))
     combined = []
     for c in kept:
         members = list(c.members)
