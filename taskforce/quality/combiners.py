@@ -14,13 +14,14 @@ them, otherwise every worker counts as an unknown one.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from taskforce.task_types.answers import Answer, Combined, Skills
 from taskforce.quality import dawid_skene as ds
 from taskforce.quality.multiselect import combine_sets
-from taskforce.quality.skills import ChoiceSkills
+from taskforce.quality.skills import ChoiceSkills, likelihood_row
 from taskforce.quality.text import combine_fields, combine_rows, combine_values
 
 #: The outcomes of a phone call, as phonecall.py validates them.
@@ -33,9 +34,17 @@ def _weights(answers: Sequence[Answer], skills: Skills | None, task_type: str) -
     return [skills.weight(a.worker_id, task_type) for a in answers]
 
 
-def _unknown_matrix(k: int) -> Any:
-    counts = ds.pseudo_counts(k)
-    return counts / counts.sum(axis=0, keepdims=True)
+def posterior(rows: Sequence[Sequence[float]], prior: Sequence[float]) -> list[float]:
+    """One task's posterior from each answer's likelihood row: ``dawid_skene.posterior`` in plain
+    Python (the same sums; numpy's per-call overhead is most of the cost at this size)."""
+    loglik = [math.log(max(p, ds.EPS)) for p in prior]
+    for row in rows:
+        for c, p in enumerate(row):
+            loglik[c] += math.log(max(p, ds.EPS))
+    top = max(loglik)
+    weights = [math.exp(x - top) for x in loglik]
+    total = sum(weights)
+    return [w / total for w in weights]
 
 
 def combine_choice(options: Sequence[str], chosen: Sequence[str], weights: Sequence[float],
@@ -49,14 +58,14 @@ def combine_choice(options: Sequence[str], chosen: Sequence[str], weights: Seque
     the posterior under the prior worker model, so it can be compared with ``min_confidence``."""
     options = list(options)
     labels = [options.index(c) for c in chosen]
-    has_matrices = all(hasattr(skills, m) for m in ("has_history", "matrix", "prior"))
+    has_matrices = all(hasattr(skills, m) for m in ("has_history", "likelihood", "prior"))
     if skills is not None and has_matrices and any(
             skills.has_history(w, task_type) for w in workers):  # type: ignore[attr-defined]
         model: ChoiceSkills = skills  # type: ignore[assignment]
-        matrices = [model.matrix(w, task_type, options) for w in workers]
-        post = ds.posterior(labels, matrices, model.prior(task_type, options))
-        best = int(post.argmax())
-        return options[best], float(post[best]), "dawid_skene"
+        post = posterior([model.likelihood(w, task_type, options, label) for w, label in zip(workers, labels, strict=True)],
+                         model.prior(task_type, options))
+        best = max(range(len(options)), key=post.__getitem__)
+        return options[best], post[best], "dawid_skene"
     votes = [0.0] * len(options)
     for label, weight in zip(labels, weights, strict=True):
         votes[label] += weight
@@ -64,9 +73,9 @@ def combine_choice(options: Sequence[str], chosen: Sequence[str], weights: Seque
     best = max(range(len(options)),
                key=lambda c: (votes[c], labels[top] == c, -min((i for i, lab in enumerate(labels) if lab == c),
                                                                default=len(labels))))
-    unknown = _unknown_matrix(len(options))
-    post = ds.posterior(labels, [unknown] * len(labels), [1 / len(options)] * len(options))
-    return options[best], float(post[best]), "majority"
+    post = posterior([likelihood_row(None, options, label) for label in labels],
+                     [1 / len(options)] * len(options))
+    return options[best], post[best], "majority"
 
 
 def _share(values: Sequence[str], value: str) -> float:

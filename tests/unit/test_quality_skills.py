@@ -126,3 +126,19 @@ def test_many_labels_fall_back_to_one_coin_accuracies():
     assert model.skill(1, "categorization").confusion == {}
     assert result[0] == ("l0", 2 / 3) and result["g"] == ("l7", 1.0)
     assert model.gold_accuracy(1, "categorization")[0] == 0.0
+
+
+def test_the_hot_path_posterior_is_the_numpy_one():
+    from taskforce.quality.combiners import posterior
+
+    crowd, rows = _history()
+    model = SkillModel()
+    model.fit_choices("categorization", rows)
+    labels = ["dog", "cat", "fish"]
+    answers = [(1011, 0), (1003, 1), (1012, 0), (77, 2)]  # known, known, spammer, stranger
+    rows_ = [model.likelihood(w, "categorization", labels, a) for w, a in answers]
+    for (w, a), row in zip(answers, rows_, strict=True):
+        assert np.allclose(row, model.matrix(w, "categorization", labels)[a])
+    expected = ds.posterior([a for _, a in answers], [model.matrix(w, "categorization", labels) for w, _ in answers],
+                            np.array(model.prior("categorization", labels)))
+    assert np.allclose(posterior(rows_, model.prior("categorization", labels)), expected)
