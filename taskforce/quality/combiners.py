@@ -18,11 +18,11 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from taskforce.task_types.answers import Answer, Combined, Skills
 from taskforce.quality import dawid_skene as ds
 from taskforce.quality.multiselect import combine_sets
 from taskforce.quality.skills import ChoiceSkills, likelihood_row
 from taskforce.quality.text import combine_fields, combine_rows, combine_values
+from taskforce.task_types.answers import Answer, Combined, Skills
 
 #: The outcomes of a phone call, as phonecall.py validates them.
 PHONECALL_OUTCOMES = ("no_pickup", "hung_up", "success")

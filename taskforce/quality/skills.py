@@ -20,8 +20,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from taskforce.task_types.answers import Skills
 from taskforce.quality import dawid_skene as ds
+from taskforce.task_types.answers import Skills
 
 #: One-coin smoothing: a worker's accuracy starts from this many answers at PRIOR_ACCURACY.
 ACCURACY_PRIOR_ANSWERS = 4.0

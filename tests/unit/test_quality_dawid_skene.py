@@ -131,3 +131,13 @@ def test_bad_arrays_are_refused():
 def test_empty_input_fits_nothing():
     fit = ds.fit([], [], [], n_classes=3)
     assert fit.posteriors.shape == (0, 3) and fit.confusion.shape == (0, 3, 3)
+
+
+def test_history_counts_carry_a_worker_into_a_new_fit():
+    # Worker 0 has a long record of confusing class 0 with class 1; today they answer alone.
+    history = np.zeros((1, 2, 2))
+    history[0] = [[5.0, 0.0], [50.0, 50.0]]  # [answered, true]: says 1 for half of the true 0s
+    fit = ds.fit([0, 1], [0, 0], [1, 1], n_classes=2, history=history)
+    assert fit.confusion[0][1, 0] > 0.7  # P(answers 1 | truth 0) stays high
+    plain = ds.fit([0, 1], [0, 0], [1, 1], n_classes=2)
+    assert plain.confusion[0][1, 0] < fit.confusion[0][1, 0]
