@@ -62,17 +62,19 @@ def combine_choice(options: Sequence[str], chosen: Sequence[str], weights: Seque
     if skills is not None and has_matrices and any(
             skills.has_history(w, task_type) for w in workers):  # type: ignore[attr-defined]
         model: ChoiceSkills = skills  # type: ignore[assignment]
-        post = posterior([model.likelihood(w, task_type, options, label) for w, label in zip(workers, labels, strict=True)],
-                         model.prior(task_type, options))
+        rows = [model.likelihood(w, task_type, options, label)
+                for w, label in zip(workers, labels, strict=True)]
+        post = posterior(rows, model.prior(task_type, options))
         best = max(range(len(options)), key=post.__getitem__)
         return options[best], post[best], "dawid_skene"
     votes = [0.0] * len(options)
     for label, weight in zip(labels, weights, strict=True):
         votes[label] += weight
     top = max(range(len(labels)), key=lambda i: (weights[i], -i))
-    best = max(range(len(options)),
-               key=lambda c: (votes[c], labels[top] == c, -min((i for i, lab in enumerate(labels) if lab == c),
-                                                               default=len(labels))))
+    first: dict[int, int] = {}
+    for i, label in enumerate(labels):
+        first.setdefault(label, i)
+    best = max(first, key=lambda c: (votes[c], c == labels[top], -first[c]))
     post = posterior([likelihood_row(None, options, label) for label in labels],
                      [1 / len(options)] * len(options))
     return options[best], post[best], "majority"

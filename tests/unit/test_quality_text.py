@@ -5,6 +5,8 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from taskforce.quality.text import combine_fields, combine_rows, combine_values, normalise
 
@@ -124,3 +126,18 @@ def test_zero_weights_count_answers_instead():
     answers = [_rows(("ann", "1")), _rows(("ann", "1")), _rows(("bob", "2"))]
     rows, _ = combine_rows(answers, [0.0, 0.0, 0.0], KEYS)
     assert rows == _rows(("ann", "1"))
+
+
+def test_normalised_text_is_itself_nfc_even_where_casefold_decomposes():
+    assert "ǰ".casefold() != unicodedata.normalize("NFC", "ǰ".casefold())  # casefold decomposes it
+    assert normalise("ǰ") == unicodedata.normalize("NFC", normalise("ǰ")) == normalise("J\u030c")
+
+
+@given(st.lists(st.tuples(st.text(max_size=8), st.floats(0, 5)), min_size=1, max_size=6))
+def test_the_combined_value_is_always_one_of_the_answers(pairs):
+    values = [v for v, _ in pairs]
+    weights = [w for _, w in pairs]
+    result = combine_values(values, weights)
+    assert result.value in values
+    assert 1 / len(values) - 1e-9 <= result.agreement <= 1.0
+    assert all(normalise(values[i]) == normalise(result.value) for i in result.members)
