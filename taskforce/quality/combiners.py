@@ -21,7 +21,7 @@ from typing import Any
 from taskforce.quality import dawid_skene as ds
 from taskforce.quality.multiselect import combine_sets
 from taskforce.quality.skills import ChoiceSkills, likelihood_row
-from taskforce.quality.text import combine_fields, combine_rows, combine_values
+from taskforce.quality.text import combine_fields, combine_rows, combine_values, normalise
 from taskforce.task_types.answers import Answer, Combined, Skills
 
 #: The outcomes of a phone call, as phonecall.py validates them.
@@ -186,6 +186,38 @@ def combine_comparison(params: Mapping[str, Any], answers: Sequence[Answer],
                     method="+".join(methods), agreement=agreement, weights=tuple(weights))
 
 
+def _part_scores(given: Any, final: Any) -> list[float]:
+    """How far one answer's value matches the combined one, per part: text by normalised
+    equality, an object per key, rows as one part (the same rows in any order), a list of
+    categories by overlap (Jaccard)."""
+    if isinstance(final, Mapping):
+        given = given if isinstance(given, Mapping) else {}
+        return [score for key in final for score in _part_scores(given.get(key, ""), final[key])]
+    if isinstance(final, list) and all(isinstance(x, Mapping) for x in final) and (
+            final or (isinstance(given, list) and given and isinstance(given[0], Mapping))):
+        def rows(value: Any) -> list[tuple[tuple[str, str], ...]]:
+            return sorted(tuple((k, normalise(str(v))) for k, v in sorted(r.items()))
+                          for r in (value if isinstance(value, list) else []))
+        return [1.0 if rows(given) == rows(final) else 0.0]
+    if isinstance(final, list):
+        a = set(given) if isinstance(given, list) else {given}
+        b = set(final)
+        return [len(a & b) / len(a | b) if a | b else 1.0]
+    return [1.0 if normalise(str(given)) == normalise(str(final)) else 0.0]
+
+
+def answer_agreement(combined: Combined, answers: Sequence[Answer]) -> list[float]:
+    """Each answer's agreement (0–1) with the combined response: the mean over its parts
+    (``category_id`` left out, it follows ``category``). What ``SkillModel.record`` learns from
+    when a task completes."""
+    final = {k: v for k, v in combined.response.items() if k != "category_id"}
+    out = []
+    for answer in answers:
+        scores = _part_scores({k: v for k, v in answer.response.items() if k != "category_id"}, final)
+        out.append(sum(scores) / len(scores) if scores else 1.0)
+    return out
+
+
 #: Task type name → its combine hook, for the lead to wire into the types.
 COMBINERS = {
     "categorization": combine_categorization,
@@ -205,5 +237,5 @@ def quality_object(combined: Combined, answers: Sequence[Answer]) -> dict[str, A
     }
 
 
-__all__ = ["COMBINERS", "combine_categorization", "combine_choice", "combine_comparison",
+__all__ = ["COMBINERS", "answer_agreement", "combine_categorization", "combine_choice", "combine_comparison",
            "combine_phonecall", "combine_transcription", "combine_values", "quality_object"]

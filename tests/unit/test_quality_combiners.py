@@ -229,3 +229,30 @@ def test_all_disagree_needs_every_field_to_disagree():
 def test_bad_overlap_settings_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         next_step(1, _c(1.0), **kwargs)
+
+
+def test_answer_agreement_scores_each_answer_against_the_combined_response():
+    from taskforce.quality.combiners import answer_agreement
+
+    params = {"fields": {"a": "A", "b": "B"}, "row_fields": {"r": "R"}}
+    answers = [_a(1, {"fields": {"a": "X", "b": "y"}, "rows": [{"r": "1"}, {"r": "2"}]}),
+               _a(2, {"fields": {"a": "x ", "b": "Y"}, "rows": [{"r": "2"}, {"r": "1"}]}),
+               _a(3, {"fields": {"a": "z", "b": "y"}, "rows": [{"r": "1"}]})]
+    combined = combine_transcription(params, answers, None)
+    assert answer_agreement(combined, answers) == [1.0, 1.0, pytest.approx(1 / 3)]
+
+    multi = {**CAT, "allow_multiple": True}
+    answers = [_a(1, {"category": ["public", "private"]}), _a(2, {"category": ["public"]}),
+               _a(3, {"category": ["public"]})]
+    combined = combine_categorization(multi, answers, None)
+    assert answer_agreement(combined, answers) == [0.5, 1.0, 1.0]
+
+    answers = [_a(1, {"outcome": "success", "fields": {"e": "a@b"}}), _a(2, {"outcome": "no_pickup", "fields": {"e": ""}}),
+               _a(3, {"outcome": "success", "fields": {"e": "A@B"}})]
+    combined = combine_phonecall({"fields": {"e": "E"}}, answers, None)
+    assert answer_agreement(combined, answers) == [1.0, 0.0, 1.0]
+
+    model = SkillModel()
+    for answer, agreed in zip(answers, answer_agreement(combined, answers), strict=True):
+        model.record("phonecall", answer.worker_id, agreed)
+    assert model.weight(1, "phonecall") > model.weight(2, "phonecall")
