@@ -109,7 +109,7 @@ def fit(tasks: Sequence[int] | np.ndarray, workers: Sequence[int] | np.ndarray,
         n_workers: int | None = None, gold: np.ndarray | None = None,
         allowed: np.ndarray | None = None, history: np.ndarray | None = None,
         prior_strength: float = PRIOR_STRENGTH, prior_accuracy: float = PRIOR_ACCURACY,
-        max_iter: int = 100, tol: float = 1e-6) -> Fit:
+        max_iter: int = 100, tol: float = 1e-4) -> Fit:
     """Full EM over all answers.
 
     ``gold``: (T,) the known label of a task, or -1; those tasks' posteriors are clamped to it.
@@ -117,7 +117,9 @@ def fit(tasks: Sequence[int] | np.ndarray, workers: Sequence[int] | np.ndarray,
     share one label vocabulary); the others get posterior 0.
     ``history``: (W, K, K) expected counts from earlier fits, added to this fit's counts (crowd-kit's
     ``initial_error_strategy="addition"``).
-    Stops when no posterior moves by more than ``tol`` or after ``max_iter`` rounds.
+    Stops when no posterior moves by more than ``tol`` or after ``max_iter`` rounds. (With many
+    workers of few answers each the last digits creep for hundreds of rounds: on 100,000 answers
+    by 10,000 workers, 1e-6 took 300 rounds and 1e-4 125, with the same labels.)
     """
     tasks = np.asarray(tasks, dtype=np.int64)
     workers = np.asarray(workers, dtype=np.int64)
