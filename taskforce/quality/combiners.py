@@ -153,6 +153,9 @@ def combine_phonecall(params: Mapping[str, Any], answers: Sequence[Answer],
     same = [i for i, o in enumerate(outcomes) if o == outcome] or list(range(len(answers)))
     fields, field_agreement = _fields_part(params, [answers[i].response for i in same],
                                            [weights[i] for i in same])
+    if len(same) == 1 < len(answers):
+        # Fields resting on one call are uncorroborated, not agreed: 1/n, as if all disagreed.
+        field_agreement = {key: 1 / len(answers) for key in field_agreement}
     agreement.update(field_agreement)
     if field_agreement:
         confidence = min(confidence, *field_agreement.values())

@@ -256,3 +256,13 @@ def test_answer_agreement_scores_each_answer_against_the_combined_response():
     for answer, agreed in zip(answers, answer_agreement(combined, answers), strict=True):
         model.record("phonecall", answer.worker_id, agreed)
     assert model.weight(1, "phonecall") > model.weight(2, "phonecall")
+
+
+def test_phonecall_fields_from_a_single_call_are_not_agreement():
+    answers = [_a(1, {"outcome": "success", "fields": {"e": "a@b"}}),
+               _a(2, {"outcome": "no_pickup", "fields": {"e": ""}}),
+               _a(3, {"outcome": "hung_up", "fields": {"e": ""}})]
+    combined = combine_phonecall({"fields": {"e": "E"}}, answers, None)
+    assert combined.agreement == {"outcome": pytest.approx(1 / 3), "fields[e]": pytest.approx(1 / 3)}
+    assert all_disagree(combined, 3)
+    assert next_step(3, combined, overlap=3, max_overlap=3, min_confidence=0.5) is Next.REVIEW
