@@ -26,6 +26,8 @@ def app(settings, db, rating):
 
 
 def test_a_worker_answers_the_custom_type_and_the_customer_sees_it(page, server, factory, sign_in):
+    csp: list[str] = []
+    page.on("console", lambda msg: csp.append(msg.text) if "Content Security Policy" in msg.text else None)
     customer = factory.customer()
     r = httpx.post(f"{server.url}/v1/task/rating", auth=customer.live_auth, timeout=10,
                    json={"callback_url": "http://www.example.com/cb", "instruction": "Rate the subject line",
@@ -37,8 +39,13 @@ def test_a_worker_answers_the_custom_type_and_the_customer_sees_it(page, server,
     page.click("text=Start working")
     page.wait_for_url(f"**/work/task/{task_id}")
     assert "<script>" in page.inner_text(".rating-text")  # shown as text, never run
+    # The type's own script and stylesheet, from its folder, allowed by the CSP.
+    assert page.evaluate("document.documentElement.dataset.ratingScript") == "loaded"
+    assert page.evaluate("getComputedStyle(document.querySelector('.rating-text')).borderLeftColor") == \
+        "rgb(0, 128, 0)"
     page.keyboard.press("3")
     assert page.is_checked("input[name=rating][value='2']")
+    assert page.inner_text("[data-rating-chosen]") == "3"
     page.fill("[data-rating-note]", "fine")
     page.keyboard.press("Enter")  # implicit submission from the note
     page.wait_for_url(f"{server.url}/work")
@@ -53,3 +60,5 @@ def test_a_worker_answers_the_custom_type_and_the_customer_sees_it(page, server,
     page.goto(f"{server.url}/dashboard/tasks/{task_id}")
     assert page.inner_text("[data-rating]") == "3"
     assert page.inner_text("#response [data-rating-note]") == "fine"
+    assert page.evaluate("document.documentElement.dataset.ratingScript") == "loaded"
+    assert csp == []

@@ -1,7 +1,8 @@
 """A task type that lives only in the test suite: a worker rates a text from 1 to ``scale`` and
 may add a note. It is registered by ``registered_rating`` for the tests that use it and exists
 nowhere else; that the API, the worker page, the dashboard and /openapi.json all serve it proves a
-type is one module (this folder: the Python, ``form.html`` and ``response.html``)."""
+type is one module (this folder: the Python, ``form.html``, ``response.html`` and the script and
+stylesheet the pages load for it)."""
 
 from __future__ import annotations
 
@@ -33,8 +34,8 @@ def validate_response(params: Mapping[str, Any], answer: Mapping[str, Any]) -> d
     if not isinstance(rating, int) or isinstance(rating, bool) or not 1 <= rating <= params["scale"]:
         raise InvalidParameter("rating", f"choose a rating from 1 to {params['scale']}")
     note = answer.get("note", "")
-    if not isinstance(note, str) or len(note) > 500:
-        raise InvalidParameter("note", "must be text of at most 500 characters")
+    if not isinstance(note, str) or len(note) > 500 or "\x00" in note:
+        raise InvalidParameter("note", "must be text of at most 500 characters, without NUL")
     return {"rating": rating, "note": note}
 
 
@@ -70,6 +71,8 @@ RATING = TaskType(
     form_values=form_values,
     combine=combine,
     templates=Path(__file__).parent,
+    scripts=("rating.js",),
+    stylesheets=("rating.css",),
     summary="A worker rates a text.",
 )
 

@@ -16,7 +16,7 @@ from taskforce.task_types.answers import Answer
 from taskforce.tasks import simulator
 from tests.custom_type import NAME, RATING, registered_rating
 from tests.integration.test_dashboard import signed_in
-from tests.integration.test_worker_pages import LEASE, open_next, row, sign_in
+from tests.integration.test_worker_pages import LEASE, NASTY, open_next, row, sign_in
 
 TEXT = "The <b>new</b> onboarding email"
 
@@ -114,6 +114,18 @@ def test_a_worker_answers_it_on_the_page(client, factory, db):
     assert api["response"] == {"rating": 3, "note": "clear enough"}
 
 
+def test_no_form_input_causes_an_error_page(client, factory, db):
+    create(client, factory.customer())
+    token = sign_in(client, factory.user("worker"))
+    task_id, page = open_next(client, token)
+    lease = LEASE.search(page).group(1)
+    for value in NASTY:
+        r = client.post(f"/work/task/{task_id}", data={"csrf_token": token, "lease": lease, "rating": [value, "1"],
+                                                       "note": value * 600}, follow_redirects=False)
+        assert r.status_code in (303, 400), (value, r.status_code, r.text[:300])
+    assert row(db, task_id)["status"] in ("pending", "completed")
+
+
 def test_the_dashboard_draws_its_response(app, client, factory, db):
     customer = factory.customer()
     user = factory.user("customer", customer_id=customer.id)
@@ -128,6 +140,25 @@ def test_the_dashboard_draws_its_response(app, client, factory, db):
     # And the tasks table offers it as a filter.
     listing = signed_in(app, user["email"]).get("/dashboard/tasks?mode=test&type=rating").text
     assert task["task_id"] in listing and '<option value="rating"' in listing
+
+
+def test_its_assets_are_served_and_nothing_else_of_its_folder(client, factory):
+    js = client.get("/task-types/rating/rating.js")
+    assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript")
+    assert "ratingScript" in js.text and js.headers["x-content-type-options"] == "nosniff"
+    css = client.get("/task-types/rating/rating.css")
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    for path in ("/task-types/rating/__init__.py", "/task-types/rating/form.html",
+                 "/task-types/rating/..%2F__init__.py", "/task-types/nope/rating.js",
+                 "/task-types/categorization/form.html", "/task-types/rating/"):
+        assert client.get(path).status_code == 404, path
+    # The worker's page loads them for this type only.
+    customer = factory.customer()
+    create(client, customer)
+    token = sign_in(client, factory.user("worker"))
+    _, page = open_next(client, token)
+    assert '<script src="/task-types/rating/rating.js" defer></script>' in page
+    assert '<link rel="stylesheet" href="/task-types/rating/rating.css">' in page
 
 
 def test_its_combine_hook_is_the_types_own(rating):
