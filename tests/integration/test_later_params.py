@@ -43,7 +43,14 @@ def test_repeatable_fields_is_answered_as_sent(client, factory):
 
 
 def test_both_names_at_once_are_refused(client, factory):
+    from jsonschema import Draft202012Validator
+
     customer = factory.customer()
+    schema = client.get("/openapi.json").json()["paths"]["/v1/task/transcription"]["post"][
+        "requestBody"]["content"]["application/json"]["schema"]
+    validator = Draft202012Validator(schema)
+    assert validator.is_valid(transcription_body()) and validator.is_valid(VALID_PARAMS["transcription"])
+    assert not validator.is_valid(transcription_body(row_fields=ROWS))
     r = client.post("/v1/task/transcription", json=transcription_body(row_fields=ROWS), auth=customer.live_auth)
     assert r.status_code == 400
     assert r.json()["error"].startswith("repeatable_fields: ")
@@ -62,7 +69,13 @@ def test_phonecall_choices_are_stored_and_checked(client, factory):
     form = {k: v for k, v in VALID_PARAMS["phonecall"].items() if k != "fields"}
     r = client.post("/v1/task/phonecall", data={**form, "choices": ["yes", "no"]}, auth=customer.live_auth)
     assert r.status_code == 200 and r.json()["params"]["choices"] == ["yes", "no"]
+    from jsonschema import Draft202012Validator
+
+    schema = client.get("/openapi.json").json()["paths"]["/v1/task/phonecall"]["post"][
+        "requestBody"]["content"]["application/json"]["schema"]
+    assert Draft202012Validator(schema).is_valid({**VALID_PARAMS["phonecall"], "choices": CHOICES})
     for bad, message in ([[], "choices: must not be empty"], [["a", "a"], "choices: must not contain duplicates"]):
+        assert not Draft202012Validator(schema).is_valid({**VALID_PARAMS["phonecall"], "choices": bad})
         r = client.post("/v1/task/phonecall", json={**VALID_PARAMS["phonecall"], "choices": bad},
                         auth=customer.live_auth)
         assert r.status_code == 400 and r.json()["error"] == message
