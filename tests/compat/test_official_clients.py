@@ -83,7 +83,7 @@ def test_scaleapi_0_1_10(server, factory):
     and a phone call's ``choices``: both are kept and answered as sent (the answer's check against
     the choices: tests/integration/test_later_params.py)."""
     customer = factory.customer()
-    out = _python_client("scaleapi010", server, customer.live_key)
+    out = _python_client("scaleapi0110", server, customer.live_key)
     assert out["client"] == "0.1"
     _assert_common(out, 4)
     transcription = out["created"]["transcription"]
