@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fastapi import APIRouter
-from jinja2 import BaseLoader, Environment, TemplateNotFound
+from jinja2 import BaseLoader, ChoiceLoader, Environment, TemplateNotFound
 from starlette.responses import FileResponse, PlainTextResponse, Response
 
 from taskforce.task_types import REGISTRY, Registry
@@ -53,8 +53,6 @@ class TaskTypeLoader(BaseLoader):
 
 def install(environment: Environment, registry: Registry = REGISTRY) -> None:
     """Put the types' partials behind the environment's own loader, and ``task_type_of``."""
-    from jinja2 import ChoiceLoader
-
     environment.loader = ChoiceLoader([environment.loader, TaskTypeLoader(registry)])
 
     def task_type_of(name: str) -> TaskType | None:
