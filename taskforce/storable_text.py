@@ -1,0 +1,104 @@
+"""Text the database cannot store is refused at the edge, before any query sees it.
+
+PostgreSQL's text type cannot hold NUL, and no UTF-8 encoding exists for a lone surrogate; a
+query binding either raises, which used to surface as a 500 (and SQLite stores what PostgreSQL
+refuses, so the backends disagreed). One ASGI middleware checks the parts of every request that
+reach queries without passing through a validator of their own: the path, the query string and
+the Authorization header (the API key is the Basic-auth username). Form bodies are checked where
+they are parsed (``web.forms.read_form``); the API's JSON bodies by its validators.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from urllib.parse import parse_qsl, unquote
+
+import orjson
+from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+#: NUL and the surrogate code points: what a PostgreSQL text column cannot hold.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def is_storable(text: str) -> bool:
+    return _UNSTORABLE.search(text) is None
+
+
+class UnstorableText(Exception):
+    """A request carried text the database cannot store; answered with a 400 naming where."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(f"{where}: must not contain NUL or other characters that cannot be stored")
+        self.where = where
+        self.message = str(self)
+
+
+def is_api_path(path: str) -> bool:
+    """``/v1/…`` answers JSON errors; every other path is the web app's and answers pages."""
+    return path == "/v1" or path.startswith("/v1/")
+
+
+def _unstorable_part(scope: Scope) -> str | None:
+    """Where the request carries unstorable text, or None."""
+    if not is_storable(scope["path"]):
+        return "path"
+    query = scope.get("query_string", b"")
+    if query:
+        # Decoded as Starlette decodes it (invalid UTF-8 becomes U+FFFD, which is storable).
+        text = query.decode("latin-1")
+        if not is_storable(unquote(text)):
+            for name, value in parse_qsl(text, keep_blank_values=True):
+                if not (is_storable(name) and is_storable(value)):
+                    return name if is_storable(name) else "query string"
+            return "query string"
+    for key, value in scope.get("headers", ()):
+        if key == b"authorization" and not _credentials_storable(value):
+            return "authorization"
+    return None
+
+
+def _credentials_storable(header: bytes) -> bool:
+    scheme, _, encoded = header.partition(b" ")
+    if b"\x00" in header:
+        return False
+    if scheme.lower() != b"basic":
+        return True
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return True  # not credentials at all: the API answers 401 without a query
+    return b"\x00" not in decoded
+
+
+class StorableTextOnly:
+    """Answers 400 (JSON under /v1, a page elsewhere) when the path, query string or Basic-auth
+    credentials hold unstorable text; costs the API one regex search of each."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            where = _unstorable_part(scope)
+            if where is not None:
+                response = self._refusal(scope, UnstorableText(where))
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _refusal(scope: Scope, exc: UnstorableText):
+        if is_api_path(scope["path"]):
+            from starlette.responses import Response
+
+            return Response(orjson.dumps({"status_code": 400, "error": exc.message}), status_code=400,
+                            media_type="application/json")
+        from taskforce.web.error_pages import error_page
+
+        # No session here (this runs before the session middleware): a plain page.
+        return error_page(Request(scope), 400, "The address or form held characters that cannot be "
+                                                "stored (such as NUL). Please go back and try again.",
+                          user=None)
