@@ -20,12 +20,11 @@ from taskforce.storable_text import UnstorableText, is_api_path
 
 log = logging.getLogger(__name__)
 
+#: What a page says for the errors the web app meets; any other status gets the first line.
+UNDERSTOOD = "That request could not be completed. Please go back and try again."
 MESSAGES = {
-    400: "That request could not be understood. Please go back and try again.",
-    403: "Your account may not open this page.",
     404: "There is no such page.",
     405: "This page cannot be opened that way.",
-    413: "That form was too large.",
     429: "Too many requests. Please wait a little and try again.",
     500: "Something went wrong on our side. Please try again in a moment.",
     503: "The service is briefly unavailable. Please try again in a moment.",
@@ -36,7 +35,7 @@ def error_page(request: Request, status_code: int, message: str | None = None, *
     from taskforce.web.templating import render
 
     return render(request, "error.html", status_code=status_code,
-                  message=message or MESSAGES.get(status_code, MESSAGES[400]), **context)
+                  message=message or MESSAGES.get(status_code, UNDERSTOOD), **context)
 
 
 def _user_or_none(request: Request) -> dict[str, Any] | None:

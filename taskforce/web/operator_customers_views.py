@@ -4,6 +4,7 @@ switch self sign-up on or off."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -51,57 +52,56 @@ def _invitation(email: str, password: str) -> tuple[dict[str, Any], accounts.Pas
     return invited, accounts.new_password_hash(password)
 
 
-@router.post("/operator/customers")
-async def customers_create(request: Request) -> Response:
+async def _invitation_form(request: Request) -> tuple[dict[str, str], str, str]:
+    """The operator's form (CSRF-checked), with the email and password of the user to invite."""
     sessions.require(request, "operator")
     form = await checked_form(request)  # a stale form raises StaleForm, answered by routes.py
-    name = text(form, "name", 200).strip()
-    email = text(form, "email", 254).strip()
-    password = text(form, "password")
-    if not name:
-        return await run_in_threadpool(_page, request, 400, flash="name: enter the customer's name",
-                                       flash_kind="error")
+    return form, text(form, "email", 254).strip(), text(form, "password")
 
-    def create() -> tuple[int, dict[str, Any] | None]:
+
+async def _show_outcome(request: Request, act: Callable[[], tuple[str, dict[str, Any] | None]]) -> Response:
+    """Run ``act`` (one unit of work, returning its message and the invited user, if any), then
+    show the page with its message, or with the refusal when it raised (and rolled back)."""
+    try:
+        message, invited = await run_in_threadpool(act)
+    except (InvalidParameter, Conflict, NotFound) as exc:
+        return await run_in_threadpool(_page, request, 400, flash=exc.message, flash_kind="error")
+    return await run_in_threadpool(_page, request, 200, flash=message, flash_kind="ok", invited=invited)
+
+
+@router.post("/operator/customers")
+async def customers_create(request: Request) -> Response:
+    form, email, password = await _invitation_form(request)
+    name = text(form, "name", 200).strip()
+
+    def create() -> tuple[str, dict[str, Any] | None]:
+        if not name:
+            raise InvalidParameter("name", "enter the customer's name")
         invited, hashed = _invitation(email, password) if email else (None, None)
         with request.app.state.taskforce.db.write() as conn:
             customer_id = customers.create_customer(conn, name)
-            if invited:
+            if invited:  # in the same unit of work: no customer without its user
                 accounts.create_user(conn, email, hashed, "customer", customer_id=customer_id)
-        return customer_id, invited
+        return f"Customer {name} created (id {customer_id}).", invited
 
-    try:
-        customer_id, invited = await run_in_threadpool(create)
-    except (InvalidParameter, Conflict) as exc:
-        # The whole unit of work rolled back: no customer without its user.
-        return await run_in_threadpool(_page, request, 400, flash=exc.message, flash_kind="error")
-    return await run_in_threadpool(_page, request, 200, flash=f"Customer {name} created (id {customer_id}).",
-                                   flash_kind="ok", invited=invited)
+    return await _show_outcome(request, create)
 
 
 @router.post("/operator/customers/invite")
 async def customers_invite(request: Request) -> Response:
-    sessions.require(request, "operator")
-    form = await checked_form(request)  # a stale form raises StaleForm, answered by routes.py
+    form, email, password = await _invitation_form(request)
     ref = text(form, "customer_id", 20)
-    email = text(form, "email", 254).strip()
-    password = text(form, "password")
 
-    def invite() -> tuple[dict[str, Any], dict[str, Any]]:
+    def invite() -> tuple[str, dict[str, Any] | None]:
         if not is_ascii_number(ref):
             raise NotFound("customer: choose a customer")
         invited, hashed = _invitation(email, password)
         with request.app.state.taskforce.db.write() as conn:
             row = customers.find_customer(conn, ref)
             accounts.create_user(conn, email, hashed, "customer", customer_id=row["id"])
-            return row, invited
+        return f"Invited {invited['email']} to {row['name']}.", invited
 
-    try:
-        row, invited = await run_in_threadpool(invite)
-    except (InvalidParameter, Conflict, NotFound) as exc:
-        return await run_in_threadpool(_page, request, 400, flash=exc.message, flash_kind="error")
-    return await run_in_threadpool(_page, request, 200, flash=f"Invited {invited['email']} to {row['name']}.",
-                                   flash_kind="ok", invited=invited)
+    return await _show_outcome(request, invite)
 
 
 @router.post("/operator/customers/signup")

@@ -51,7 +51,7 @@ def install(app: FastAPI, state: AppState) -> None:
 
     @app.exception_handler(sessions.Forbidden)
     async def _forbidden(request: Request, exc: sessions.Forbidden) -> Response:
-        return error_pages.error_page(request, 403)
+        return error_pages.error_page(request, 403, "Your account may not open this page.")
 
     secret = state.settings.secret_key or "insecure-development-key"
     # https_only marks the cookie Secure: browsers then send it over HTTPS only (behind a TLS
