@@ -29,8 +29,8 @@ class Settings(BaseSettings):
     #: Requests a key may make at once before the average applies (0: the rate, rounded up).
     api_rate_limit_burst: int = 0
 
-    #: Web app guards, per process: failed sign-ins per client address and email, self
-    #: sign-ups per client address, and "send a test callback" per customer.
+    #: Web app guards, per process: failed sign-ins per (client address, email) and per email,
+    #: self sign-ups per client address, and "send a test callback" per customer.
     login_failures_per_minute: float = Field(default=10, gt=0)
     signups_per_hour: float = Field(default=10, gt=0)
     test_callbacks_per_minute: float = Field(default=20, gt=0)
