@@ -294,3 +294,70 @@ def test_the_customers_page_costs_the_same_statements_whatever_the_customer_coun
     assert statements() == few
     html = console.get("/operator/customers").text
     assert html.count("<tr") >= 26
+
+
+# -- argon2 runs with no transaction open ----------------------------------------------------------
+
+
+class _SlowHasher:
+    """argon2, held up until the test lets it go: shows what waits while a password is hashed."""
+
+    def __init__(self, real) -> None:
+        import threading
+
+        self.real = real
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def _hold(self) -> None:
+        self.entered.set()
+        assert self.release.wait(20)
+
+    def verify(self, *args):
+        self._hold()
+        return self.real.verify(*args)
+
+    def hash(self, *args):
+        self._hold()
+        return self.real.hash(*args)
+
+    def check_needs_rehash(self, *args):
+        return self.real.check_needs_rehash(*args)
+
+
+@pytest.mark.parametrize("action", ["sign-in", "create a worker"])
+def test_writers_do_not_wait_while_a_password_is_hashed(app, db, factory, monkeypatch, action):
+    import threading
+
+    from taskforce import accounts
+
+    user = factory.user("worker" if action == "sign-in" else "operator")
+    browser = signed_in(app, user["email"]) if action != "sign-in" else TestClient(app)
+    token = csrf(browser.get("/login").text)
+    customer = factory.customer()
+    slow = _SlowHasher(accounts._hasher)
+    monkeypatch.setattr(accounts, "_hasher", slow)
+    if action == "sign-in":
+        request = ("/login", {"csrf_token": token, "email": user["email"], "password": PASSWORD})
+    else:
+        request = ("/operator/workers", {"csrf_token": token, "email": "new@x.test", "password": PASSWORD})
+    answers: list = []
+    submit = threading.Thread(target=lambda: answers.append(browser.post(*request[:1], data=request[1])))
+    submit.start()
+    try:
+        assert slow.entered.wait(10)
+        # While argon2 runs, another request's write goes ahead (on SQLite it used to wait for
+        # the write lock the sign-in held).
+        created = threading.Event()
+
+        def create() -> None:
+            factory.task(customer)
+            created.set()
+
+        writer = threading.Thread(target=create, daemon=True)
+        writer.start()
+        assert created.wait(5), "a write waited for the password hash"
+    finally:
+        slow.release.set()
+        submit.join(20)
+    assert answers and answers[0].status_code == 200, answers
