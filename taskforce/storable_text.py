@@ -3,9 +3,10 @@
 PostgreSQL's text type cannot hold NUL, and no UTF-8 encoding exists for a lone surrogate; a
 query binding either raises, which used to surface as a 500 (and SQLite stores what PostgreSQL
 refuses, so the backends disagreed). One ASGI middleware checks the parts of every request that
-reach queries without passing through a validator of their own: the path, the query string and
-the Authorization header (the API key is the Basic-auth username). Form bodies are checked where
-they are parsed (``web.forms.read_form``); the API's JSON bodies by its validators.
+reach queries without passing through a validator of their own: the web app's paths and query
+strings, and the API's Authorization header (the API key is the Basic-auth username). Form
+bodies are checked where they are parsed (``web.forms.read_form``); the API's path, query and
+JSON parameters by its own validators.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import binascii
 import re
 from urllib.parse import parse_qsl, unquote
 
-import orjson
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 #: NUL and the surrogate code points: what a PostgreSQL text column cannot hold.
@@ -41,8 +42,8 @@ def is_api_path(path: str) -> bool:
     return path == "/v1" or path.startswith("/v1/")
 
 
-def _unstorable_part(scope: Scope) -> str | None:
-    """Where the request carries unstorable text, or None."""
+def _unstorable_page_part(scope: Scope) -> str | None:
+    """Where a web app request carries unstorable text (its path or query string), or None."""
     if not is_storable(scope["path"]):
         return "path"
     query = scope.get("query_string", b"")
@@ -54,10 +55,14 @@ def _unstorable_part(scope: Scope) -> str | None:
                 if not (is_storable(name) and is_storable(value)):
                     return name if is_storable(name) else "query string"
             return "query string"
+    return None
+
+
+def _api_key_storable(scope: Scope) -> bool:
     for key, value in scope.get("headers", ()):
         if key == b"authorization" and not _credentials_storable(value):
-            return "authorization"
-    return None
+            return False
+    return True
 
 
 def _credentials_storable(header: bytes) -> bool:
@@ -74,31 +79,35 @@ def _credentials_storable(header: bytes) -> bool:
 
 
 class StorableTextOnly:
-    """Answers 400 (JSON under /v1, a page elsewhere) when the path, query string or Basic-auth
-    credentials hold unstorable text; costs the API one regex search of each."""
+    """Under /v1, a key holding unstorable text is a 401 like any key that does not exist (the
+    API validates its own path and query parameters before any query, and documents what it
+    answers); elsewhere an unstorable path or query string is a 400 page. Costs the API one
+    scan of its Authorization header."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            where = _unstorable_part(scope)
-            if where is not None:
-                response = self._refusal(scope, UnstorableText(where))
-                await response(scope, receive, send)
+            refusal = self._refusal(scope)
+            if refusal is not None:
+                await refusal(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
     @staticmethod
-    def _refusal(scope: Scope, exc: UnstorableText):
+    def _refusal(scope: Scope) -> Response | None:
         if is_api_path(scope["path"]):
-            from starlette.responses import Response
+            if _api_key_storable(scope):
+                return None
+            from taskforce.api.errors import unauthorized
 
-            return Response(orjson.dumps({"status_code": 400, "error": exc.message}), status_code=400,
-                            media_type="application/json")
+            return unauthorized("invalid API key")
+        where = _unstorable_page_part(scope)
+        if where is None:
+            return None
         from taskforce.web.error_pages import error_page
 
-        # No session here (this runs before the session middleware): a plain page.
-        return error_page(Request(scope), 400, "The address or form held characters that cannot be "
-                                                "stored (such as NUL). Please go back and try again.",
-                          user=None)
+        # No session here (this runs before the session middleware): a page without the user.
+        return error_page(Request(scope), 400, f"{UnstorableText(where).message}. Please go back "
+                                                "and try again.", user=None)

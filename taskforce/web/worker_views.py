@@ -192,6 +192,11 @@ async def start_working(request: Request) -> Response:
     return await run_in_threadpool(act)
 
 
+def _task_url(task_id: str) -> str:
+    """Back to the task's page; only an id of our shape goes into a Location header."""
+    return f"/work/task/{task_id}" if is_task_id(task_id) else "/work"
+
+
 _NOT_YOURS = ("That task is no longer yours (its time ran out, it was answered or canceled). "
               "Press Start working for the next one.")
 
@@ -218,11 +223,11 @@ async def submit(request: Request, task_id: str) -> Response:
 def _submit(request: Request, task_id: str, form: FormData) -> Response:
     user = sessions.require(request, "worker")  # a deactivated worker is signed out here
     state = _state(request)
-    if not is_task_id(task_id):
-        return _claim_next(request, user["id"], "That task does not exist.")
     if not csrf_ok(request, form):
         flash(request, "Your session expired; please submit again.", "error")
-        return RedirectResponse(f"/work/task/{task_id}", status_code=303)
+        return RedirectResponse(_task_url(task_id), status_code=303)
+    if not is_task_id(task_id):
+        return _claim_next(request, user["id"], "That task does not exist.")
     token = text(form, "lease", 100)
     try:
         with state.db.write() as conn:
@@ -249,11 +254,11 @@ async def skip(request: Request, task_id: str) -> Response:
 
     def act() -> Response:
         user = sessions.require(request, "worker")
-        if not is_task_id(task_id):
-            return _claim_next(request, user["id"], "That task does not exist.")
         if not csrf_ok(request, form):
             flash(request, "Your session expired; please try again.", "error")
-            return RedirectResponse(f"/work/task/{task_id}", status_code=303)
+            return RedirectResponse(_task_url(task_id), status_code=303)
+        if not is_task_id(task_id):
+            return _claim_next(request, user["id"], "That task does not exist.")
         with _state(request).db.write() as conn:
             service.release(conn, task_id, user["id"], text(form, "lease", 100), skip=True)
         return _claim_next(request, user["id"])
