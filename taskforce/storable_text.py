@@ -20,6 +20,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from taskforce.audience import is_api_path, wants_page
+
 #: NUL and the surrogate code points: what a PostgreSQL text column cannot hold.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
@@ -35,11 +37,6 @@ class UnstorableText(Exception):
         super().__init__(f"{where}: must not contain NUL or other characters that cannot be stored")
         self.where = where
         self.message = str(self)
-
-
-def is_api_path(path: str) -> bool:
-    """``/v1/…`` answers JSON errors; every other path is the web app's and answers pages."""
-    return path == "/v1" or path.startswith("/v1/")
 
 
 def _unstorable_page_part(scope: Scope) -> str | None:
@@ -81,8 +78,8 @@ def _credentials_storable(header: bytes) -> bool:
 class StorableTextOnly:
     """Under /v1, a key holding unstorable text is a 401 like any key that does not exist (the
     API validates its own path and query parameters before any query, and documents what it
-    answers); elsewhere an unstorable path or query string is a 400 page. Costs the API one
-    scan of its Authorization header."""
+    answers); elsewhere an unstorable path or query string is a 400 (a page for a browser).
+    Costs the API one scan of its Authorization header."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -106,8 +103,12 @@ class StorableTextOnly:
         where = _unstorable_page_part(scope)
         if where is None:
             return None
+        message = UnstorableText(where).message
+        if not wants_page(scope):
+            from taskforce.api.errors import error_response
+
+            return error_response(400, message)
         from taskforce.web.error_pages import error_page
 
         # No session here (this runs before the session middleware): a page without the user.
-        return error_page(Request(scope), 400, f"{UnstorableText(where).message}. Please go back "
-                                                "and try again.", user=None)
+        return error_page(Request(scope), 400, f"{message}. Please go back and try again.", user=None)

@@ -1,7 +1,8 @@
-"""Errors answered as pages in the app's look for the browser; ``/v1/…`` keeps its JSON errors.
+"""Errors answered as pages in the app's look for a browser; ``/v1/…`` keeps its JSON errors.
 
-The JSON handlers of api/errors.py stay the answer for API paths: each handler here asks
-``is_api_path`` first and hands those requests back unchanged.
+The JSON handlers of api/errors.py stay the answer for the API and for any client that is not a
+browser: each handler here asks ``audience.wants_page`` first and hands the others back
+unchanged.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from starlette.responses import Response
 
 from taskforce.api import errors as api_errors
 from taskforce.errors import TaskforceError
-from taskforce.storable_text import UnstorableText, is_api_path
+from taskforce.audience import wants_page
+from taskforce.storable_text import UnstorableText
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +55,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        if is_api_path(request.url.path):
+        if not wants_page(request.scope):
             return await api_errors.http_error(request, exc)
         response = error_page(request, exc.status_code, user=_user_or_none(request))
         for name, value in (getattr(exc, "headers", None) or {}).items():
@@ -62,25 +64,27 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(TaskforceError)
     async def _domain(request: Request, exc: TaskforceError) -> Response:
-        if is_api_path(request.url.path):
+        if not wants_page(request.scope):
             return await api_errors.domain_error(request, exc)
         return error_page(request, exc.status_code, user=_user_or_none(request))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
-        if is_api_path(request.url.path):
+        if not wants_page(request.scope):
             return await api_errors.validation_error(request, exc)
         return error_page(request, 400, user=_user_or_none(request))
 
     @app.exception_handler(UnstorableText)
     async def _unstorable(request: Request, exc: UnstorableText) -> Response:
         # Raised by web.forms.read_form for a form body; the path and query were checked earlier.
+        if not wants_page(request.scope):
+            return api_errors.error_response(400, exc.message)
         return error_page(request, 400, "The form held characters that cannot be stored (such as "
                                         "NUL). Please go back and try again.", user=_user_or_none(request))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
-        if is_api_path(request.url.path):
+        if not wants_page(request.scope):
             return await api_errors.unexpected_error(request, exc)
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_page(request, 500, user=None)

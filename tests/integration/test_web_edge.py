@@ -48,6 +48,15 @@ class Statements:
         return [s for s, p in self.seen if value in repr(p)]
 
 
+#: What a browser's navigations and form posts send: they are answered with pages.
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
+def as_browser(client: TestClient) -> TestClient:
+    client.headers.update(BROWSER)
+    return client
+
+
 def _refused_page(r, status: int = 400) -> None:
     assert r.status_code == status, r.text
     assert r.headers["content-type"].startswith("text/html")
@@ -84,12 +93,12 @@ def test_a_nul_in_any_web_form_or_address_is_refused_before_a_query(app, db, fac
     operator = factory.user("operator")
     boss = factory.user("customer", customer_id=customer.id)
 
-    anonymous = TestClient(app)
+    anonymous = as_browser(TestClient(app))
     token = csrf(anonymous.get("/login").text)
     _refused_page(anonymous.post("/login", data={"csrf_token": token, "email": f"a{NUL}@b.test",
                                                  "password": PASSWORD}))
 
-    work = signed_in(app, worker["email"])
+    work = as_browser(signed_in(app, worker["email"]))
     token = csrf(work.get("/work").text)
     with db.write() as conn:
         lease = service.claim(conn, worker["id"], lease_seconds=600)
@@ -103,7 +112,7 @@ def test_a_nul_in_any_web_form_or_address_is_refused_before_a_query(app, db, fac
                                                                      "lease": f"{lease.token}{NUL}"}))
         assert statements.mention(NUL) == []
 
-    console = signed_in(app, operator["email"])
+    console = as_browser(signed_in(app, operator["email"]))
     token = csrf(console.get("/operator/workers").text)
     for path, data in [("/operator/queue/release", {"task_id": BAD_ID}),
                        ("/operator/workers", {"email": f"w{NUL}@x.test", "password": PASSWORD}),
@@ -115,10 +124,13 @@ def test_a_nul_in_any_web_form_or_address_is_refused_before_a_query(app, db, fac
         _refused_page(console.post(path, data={"csrf_token": token, **data}))
     _refused_page(console.post("/operator/workers/1%00/deactivate", data={"csrf_token": token}))
 
-    dashboard = signed_in(app, boss["email"])
+    dashboard = as_browser(signed_in(app, boss["email"]))
     _refused_page(post(dashboard, "/dashboard/keys/revoke", {"prefix": f"live_{NUL}1234567"}))
     _refused_page(dashboard.get(f"/dashboard/tasks/{BAD_ID_PATH}"))
     _refused_page(dashboard.get("/dashboard/tasks?status=%00"))
+    # A client that is not a browser gets the API's JSON shape.
+    r = TestClient(app).get(f"/dashboard/tasks/{BAD_ID_PATH}")
+    assert r.status_code == 400 and r.json()["status_code"] == 400 and r.json()["error"].startswith("path: ")
     with db.read() as conn:  # nothing was changed by any of it
         assert service.get(conn, task["id"])["status"] == "pending"
 
@@ -146,10 +158,13 @@ def test_task_ids_in_web_addresses_are_checked_for_shape_before_any_query(app, d
 def test_browsers_get_error_pages_and_the_api_keeps_its_json(app, factory, monkeypatch):
     customer = factory.customer()
     boss = factory.user("customer", customer_id=customer.id)
-    browser = TestClient(app, raise_server_exceptions=False)
+    browser = as_browser(TestClient(app, raise_server_exceptions=False))
     _refused_page(browser.get("/no/such/page"), 404)
     assert "There is no such page" in browser.get("/no/such/page").text
     _refused_page(browser.put("/login"), 405)
+    # Any other client gets JSON, on any path; /v1 answers JSON to everyone, exactly as before.
+    assert TestClient(app).get("/no/such/page").json() == {
+        "status_code": 404, "error": "Not found: no such endpoint GET /no/such/page"}
     assert browser.get("/v1/nope").json() == {"status_code": 404,
                                               "error": "Not found: no such endpoint GET /v1/nope"}
     assert browser.put("/v1/tasks", auth=customer.live_auth).json() == {
@@ -160,7 +175,7 @@ def test_browsers_get_error_pages_and_the_api_keeps_its_json(app, factory, monke
 
     monkeypatch.setattr(dashboard_stats, "overview", broken)
     dashboard = signed_in(app, boss["email"])
-    dashboard_client = TestClient(app, raise_server_exceptions=False, cookies=dashboard.cookies)
+    dashboard_client = as_browser(TestClient(app, raise_server_exceptions=False, cookies=dashboard.cookies))
     r = dashboard_client.get("/dashboard")
     _refused_page(r, 500)
     assert "boom" not in r.text and "Something went wrong" in r.text
@@ -171,7 +186,7 @@ def test_browsers_get_error_pages_and_the_api_keeps_its_json(app, factory, monke
 
 def test_too_many_sign_ins_is_a_page(settings, db, factory):
     app = create_app(settings.model_copy(update={"login_failures_per_minute": 1}), db)
-    client = TestClient(app)
+    client = as_browser(TestClient(app))
     user = factory.user("worker")
     for expected in (400, 429):
         token = csrf(client.get("/login").text)
