@@ -14,6 +14,7 @@ from taskforce.api import callbacks_api, v1
 from taskforce.app_state import AppState
 from taskforce.config import Settings
 from taskforce.db import Database
+from taskforce.storable_text import StorableTextOnly
 from taskforce.web import security
 
 log = logging.getLogger(__name__)
@@ -64,5 +65,6 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     from taskforce.web import routes as web_routes
 
     web_routes.install(app, state)
+    app.add_middleware(StorableTextOnly)  # outside the sessions, inside the security headers
     security.install(app, settings)
     return app

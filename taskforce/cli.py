@@ -77,8 +77,10 @@ def serve(
     _size_pools(settings, workers)
     typer.echo(f"Taskforce on http://{host}:{port}  (database: {settings.database_url}, "
                f"{workers} process{'es' if workers > 1 else ''})")
+    from taskforce.http_server import uvicorn_options
+
     uvicorn.run("taskforce.cli:app_from_env", factory=True, host=host, port=port, workers=workers,
-                loop="uvloop", http="httptools", log_level="warning", access_log=False)
+                loop="uvloop", log_level="warning", access_log=False, **uvicorn_options(settings))
 
 
 #: Connections left for everything that is not this host's API processes (dispatchers, other
@@ -120,8 +122,11 @@ def _size_pools(settings: Settings, workers: int) -> None:
 def app_from_env():
     """The ASGI app for uvicorn's workers, built from the environment."""
     from taskforce.app import create_app
+    from taskforce.http_server import DeadlineHttpToolsProtocol
 
-    return create_app(load_settings())
+    settings = load_settings()
+    DeadlineHttpToolsProtocol.configure(settings)  # this process's connections, from now on
+    return create_app(settings)
 
 
 @app.command()

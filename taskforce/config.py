@@ -29,8 +29,8 @@ class Settings(BaseSettings):
     #: Requests a key may make at once before the average applies (0: the rate, rounded up).
     api_rate_limit_burst: int = 0
 
-    #: Web app guards, per process: failed sign-ins per client address and email, self
-    #: sign-ups per client address, and "send a test callback" per customer.
+    #: Web app guards, per process: failed sign-ins per (client address, email) and per email,
+    #: self sign-ups per client address, and "send a test callback" per customer.
     login_failures_per_minute: float = Field(default=10, gt=0)
     signups_per_hour: float = Field(default=10, gt=0)
     test_callbacks_per_minute: float = Field(default=20, gt=0)
@@ -39,6 +39,17 @@ class Settings(BaseSettings):
     lease_seconds: int = 600
     #: Web sessions expire after this many seconds of inactivity.
     session_max_age: int = 8 * 3600
+    #: Mark the session cookie ``Secure`` (sent over HTTPS only): set it when a TLS proxy
+    #: fronts the app. Off by default so http://127.0.0.1:8000 works out of the box.
+    session_cookie_secure: bool = False
+    #: Addresses (or CIDR networks) of reverse proxies whose X-Forwarded-For and
+    #: X-Forwarded-Proto ``serve`` believes. Empty (the default): no forwarded header is
+    #: believed, from anyone, and the client address is the peer's own.
+    trusted_proxies: list[str] = Field(default_factory=list)
+    #: Seconds a client may take to send a request's headers (from connecting, or from the
+    #: previous response on a kept-alive connection), and its whole body; then it is closed.
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    body_timeout_seconds: float = Field(default=30.0, gt=0)
 
     #: Run the callback dispatcher (and the test-mode simulated worker) inside ``serve``.
     run_dispatcher: bool = True

@@ -79,6 +79,7 @@ def _make_engine(url: str, pool_size: int, max_overflow: int) -> Engine:
             connect_args={"check_same_thread": False, "timeout": 30},
             pool_size=pool_size,
             max_overflow=max_overflow,
+            hide_parameters=True,
             **_JSON,
         )
 
@@ -108,6 +109,8 @@ def _make_engine(url: str, pool_size: int, max_overflow: int) -> Engine:
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
+        # Never put bound values in an error or a log line: they hold lease tokens and emails.
+        hide_parameters=True,
         pool_timeout=10,
         pool_pre_ping=True,  # a connection lost while idle is replaced, not fatal
         pool_recycle=1800,

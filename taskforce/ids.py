@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import secrets
 import time
 
@@ -11,6 +12,15 @@ import time
 def new_task_id() -> str:
     """24 lowercase hex characters, like the seed's: 4 bytes of seconds, then 8 random bytes."""
     return f"{int(time.time()) & 0xFFFFFFFF:08x}{secrets.token_hex(8)}"
+
+
+_TASK_ID = re.compile(r"[0-9a-f]{24}")
+
+
+def is_task_id(text: str) -> bool:
+    """The shape ``new_task_id`` mints: checked before any query, so a URL holding anything
+    else (a NUL, a megabyte) is a 404 without touching the database."""
+    return _TASK_ID.fullmatch(text) is not None
 
 
 def new_api_key(mode: str) -> str:

@@ -77,6 +77,9 @@ users = Table(
     Column("active", Boolean, nullable=False, server_default=text("true")),
     Column("created_at", Millis, nullable=False),
     Column("last_login_at", Millis),
+    #: Sessions carry the epoch they began in; sign-out and a password change raise it, which
+    #: ends every session that began before (web/sessions.py).
+    Column("session_epoch", Integer, nullable=False, server_default=text("0")),
 )
 
 tasks = Table(

@@ -135,13 +135,14 @@ def free_port() -> int:
 class LiveServer:
     """The app served by uvicorn on a loopback port, in a thread of this process."""
 
-    def __init__(self, app) -> None:
+    def __init__(self, app, **options) -> None:
+        """``options``: more of uvicorn.Config's arguments (``serve``'s, from http_server)."""
         import uvicorn
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                loop="asyncio", lifespan="on")
+                                loop="asyncio", lifespan="on", **options)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

@@ -45,33 +45,39 @@ def too_many_requests(message: str, retry_after: int) -> Response:
     return error_response(429, message, {"Retry-After": str(max(1, retry_after))})
 
 
+async def domain_error(request: Request, exc: TaskforceError) -> Response:
+    if exc.status_code == 401:
+        return unauthorized(exc.message)
+    return error_response(exc.status_code, exc.message)
+
+
+async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    detail = exc.detail if isinstance(exc.detail, str) and exc.detail else None
+    message = _REASONS.get(exc.status_code, "Error")
+    if exc.status_code == 404 and detail in (None, "Not Found"):
+        message = f"Not found: no such endpoint {request.method} {request.url.path}"
+    elif exc.status_code == 405:
+        message = f"Method {request.method} is not allowed on {request.url.path}"
+    elif detail:
+        message = detail
+    return error_response(exc.status_code, message, getattr(exc, "headers", None))
+
+
+async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+    err = exc.errors()[0] if exc.errors() else {}
+    loc = [str(p) for p in err.get("loc", ()) if p not in ("query", "path", "body")]
+    name = loc[0] if loc else "request"
+    return error_response(400, f"{name}: {err.get('msg', 'is invalid')}")
+
+
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(500, "Internal server error")
+
+
 def install(app: FastAPI) -> None:
-    @app.exception_handler(TaskforceError)
-    async def _domain(request: Request, exc: TaskforceError) -> Response:
-        if exc.status_code == 401:
-            return unauthorized(exc.message)
-        return error_response(exc.status_code, exc.message)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        detail = exc.detail if isinstance(exc.detail, str) and exc.detail else None
-        message = _REASONS.get(exc.status_code, "Error")
-        if exc.status_code == 404 and detail in (None, "Not Found"):
-            message = f"Not found: no such endpoint {request.method} {request.url.path}"
-        elif exc.status_code == 405:
-            message = f"Method {request.method} is not allowed on {request.url.path}"
-        elif detail:
-            message = detail
-        return error_response(exc.status_code, message, getattr(exc, "headers", None))
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> Response:
-        err = exc.errors()[0] if exc.errors() else {}
-        loc = [str(p) for p in err.get("loc", ()) if p not in ("query", "path", "body")]
-        name = loc[0] if loc else "request"
-        return error_response(400, f"{name}: {err.get('msg', 'is invalid')}")
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(500, "Internal server error")
+    """JSON for every error (web/error_pages.py then answers the web app's paths with pages)."""
+    app.add_exception_handler(TaskforceError, domain_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(Exception, unexpected_error)

@@ -206,6 +206,15 @@ def current_lease(conn: Connection, worker_id: int, *, now: int | None = None) -
     return Lease(row.id, row.lease_token, row.lease_expires_at) if row else None
 
 
+def held_task(conn: Connection, task_id: str, worker_id: int, *, now: int | None = None) -> dict[str, Any] | None:
+    """The task with ``lease_token`` and ``lease_expires_at`` added, if this worker holds its
+    current, unexpired lease; else None (the worker's task page)."""
+    lease = current_lease(conn, worker_id, now=now)
+    if lease is None or lease.task_id != task_id:
+        return None
+    return {**get(conn, task_id), "lease_token": lease.token, "lease_expires_at": lease.expires_at}
+
+
 def claim(
     conn: Connection, worker_id: int, *, lease_seconds: int, now: int | None = None
 ) -> Lease | None:

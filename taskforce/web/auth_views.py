@@ -9,6 +9,7 @@ from starlette.responses import RedirectResponse, Response
 from taskforce import accounts
 from taskforce.rate_limits import retry_text
 from taskforce.web import sessions
+from taskforce.web.forms import csrf_ok, read_form, text
 from taskforce.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -30,33 +31,45 @@ def login_page(request: Request) -> Response:
 
 
 def client_address(request: Request) -> str:
+    """The peer's address; a proxy's X-Forwarded-For replaces it only when ``serve`` was told to
+    trust that proxy (Settings.trusted_proxies, applied by uvicorn before the app sees it)."""
     return request.client.host if request.client else "unknown"
 
 
 @router.post("/login")
 async def login(request: Request) -> Response:
-    form = await request.form()
-    if not sessions.csrf_ok(request, form.get("csrf_token")):
+    form = await read_form(request)
+    if not csrf_ok(request, form):
         return render(request, "login.html", status_code=400, error="Your session expired; please try again.",
                       email="")
-    email = str(form.get("email", ""))[:254]
-    password = str(form.get("password", ""))[:1000]
+    email = text(form, "email", 254)
+    password = text(form, "password")
     state = request.app.state.taskforce
     failures = state.limits.login_failures
-    attempt = (client_address(request), email.strip().lower())
-    wait = failures.peek_seconds(attempt)
+    account = accounts.normalize_email(email)
+    # Per address and account, and per account whatever the address: a guesser who changes
+    # address on every try still meets the second.
+    keys = [("address", client_address(request), account), ("account", account)]
+    wait = max(failures.peek_seconds(key) for key in keys)
     if wait > 0:
         return render(request, "login.html", status_code=429, email=email,
                       error=f"Too many failed sign-ins. Try again in {retry_text(wait)}.")
 
     def verify() -> dict | None:
-        # Off the event loop: argon2 takes tens of milliseconds by design.
+        # Off the event loop, and argon2 (tens of milliseconds by design) outside any
+        # transaction: SQLite's write lock is held only to record the sign-in.
+        with state.db.read() as conn:
+            candidate = accounts.login_candidate(conn, email)
+        check = accounts.check_password(candidate, password)
+        if candidate is None or not check.ok:
+            return None
         with state.db.write() as conn:
-            return accounts.verify_login(conn, email, password)
+            return accounts.record_login(conn, candidate, check)
 
     user = await run_in_threadpool(verify)
     if user is None:
-        failures.charge(attempt)
+        for key in keys:
+            failures.charge(key)
         return render(request, "login.html", status_code=400, error="Wrong email or password.", email=email)
     sessions.sign_in(request, user)
     return RedirectResponse(HOME[user["role"]], status_code=303)
@@ -64,7 +77,7 @@ async def login(request: Request) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
-    form = await request.form()
-    if sessions.csrf_ok(request, form.get("csrf_token")):
-        sessions.sign_out(request)
+    form = await read_form(request)
+    if csrf_ok(request, form):
+        await run_in_threadpool(sessions.sign_out, request)
     return RedirectResponse("/login", status_code=303)

@@ -13,7 +13,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from sqlalchemy import select
 from jinja2 import pass_context
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
@@ -23,8 +22,7 @@ from taskforce.callbacks import queries as callback_queries
 from taskforce.callbacks import service as callback_service
 from taskforce.clock import format_ms, now_ms, parse_iso
 from taskforce.errors import Conflict, InvalidParameter, NotFound, TaskforceError
-from taskforce.ids import API_KEY_PREFIX_LEN
-from taskforce.models import api_keys
+from taskforce.ids import API_KEY_PREFIX_LEN, is_task_id
 from taskforce.rate_limits import retry_text
 from taskforce.task_types import REGISTRY
 from taskforce.task_types.base import is_http_url
@@ -32,12 +30,12 @@ from taskforce.tasks import queries, service
 from taskforce.tasks.status import Status, Urgency
 from taskforce.web import sessions
 from taskforce.web.auth_views import client_address
+from taskforce.web.forms import StaleForm, checked_form, flash, page, text
 from taskforce.web.templating import render, templates
 
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 50
-_TASK_ID = re.compile(r"^[0-9a-f]{24}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 DAY_MS = 86_400_000
 
@@ -45,31 +43,13 @@ DAY_MS = 86_400_000
 # -- shared bits ---------------------------------------------------------------------------------
 
 
-class BadForm(Exception):
-    """The form's CSRF token is missing or stale; web/routes.py answers it with ``stale_form``."""
-
-
 def _customer_user(request: Request) -> dict[str, Any]:
     return sessions.require(request, "customer")
 
 
-async def _form(request: Request) -> dict[str, str]:
-    form = await request.form()
-    if not sessions.csrf_ok(request, form.get("csrf_token")):
-        raise BadForm()
-    return {k: v for k, v in form.items() if isinstance(v, str)}
-
-
-def _flash(request: Request, message: str, kind: str = "ok") -> None:
-    request.session["flash"] = [message[:500], kind]
-
-
 def _page(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
-    flash = request.session.pop("flash", None)
-    if flash and "flash" not in context:
-        context["flash"], context["flash_kind"] = flash
     context.setdefault("mode", _mode(request))
-    return render(request, name, status_code=status_code, **context)
+    return page(request, name, status_code=status_code, **context)
 
 
 def _mode(request: Request) -> str:
@@ -82,11 +62,6 @@ def _redirect(path: str) -> Response:
 
 def _not_found(request: Request, what: str = "page") -> Response:
     return render(request, "error.html", status_code=404, message=f"There is no such {what}.")
-
-
-def stale_form(request: Request) -> Response:
-    return render(request, "error.html", status_code=400,
-                  message="Your session expired or the form was stale; please go back and try again.")
 
 
 def _state(request: Request):
@@ -236,7 +211,7 @@ def _attempts(conn, task_id: str, customer_id: int) -> list[Any]:
 @router.get("/dashboard/tasks/{task_id}")
 def task_page(request: Request, task_id: str) -> Response:
     user = _customer_user(request)
-    if not _TASK_ID.match(task_id):
+    if not is_task_id(task_id):
         return _not_found(request, "task")
     with _state(request).db.read() as conn:
         try:
@@ -251,8 +226,8 @@ def task_page(request: Request, task_id: str) -> Response:
 async def _task_action(request: Request, task_id: str, action, done: str) -> Response:
     """A button on the task page: CSRF-checked, scoped to the user's customer, flashed back."""
     user = _customer_user(request)
-    await _form(request)  # a stale form raises BadForm, answered by routes.py
-    if not _TASK_ID.match(task_id):
+    await checked_form(request)  # a stale form raises StaleForm, answered by routes.py
+    if not is_task_id(task_id):
         return _not_found(request, "task")
 
     def run() -> Response:
@@ -262,9 +237,9 @@ async def _task_action(request: Request, task_id: str, action, done: str) -> Res
             except NotFound:
                 return _not_found(request, "task")
             except TaskforceError as exc:
-                _flash(request, exc.message, "error")
+                flash(request, exc.message, "error")
                 return _redirect(f"/dashboard/tasks/{task_id}")
-        _flash(request, done)
+        flash(request, done, "ok")
         return _redirect(f"/dashboard/tasks/{task_id}")
 
     return await run_in_threadpool(run)
@@ -297,37 +272,27 @@ def _wake_dispatcher(request: Request) -> None:
 # -- API keys ------------------------------------------------------------------------------------
 
 
-def _keys(conn, customer_id: int) -> list[dict[str, Any]]:
-    rows = conn.execute(
-        select(api_keys.c.prefix, api_keys.c.last4, api_keys.c.mode, api_keys.c.created_at,
-               api_keys.c.last_used_at, api_keys.c.revoked_at)
-        .where(api_keys.c.customer_id == customer_id)
-        .order_by(api_keys.c.revoked_at.is_not(None), api_keys.c.created_at.desc(), api_keys.c.id.desc())
-    ).mappings()
-    return [dict(r) for r in rows]
-
-
 @router.get("/dashboard/keys")
 def keys_page(request: Request) -> Response:
     user = _customer_user(request)
     with _state(request).db.read() as conn:
-        keys = _keys(conn, user["customer_id"])
+        keys = customers.list_api_keys(conn, user["customer_id"])
     return _page(request, "dashboard/keys.html", keys=keys, new_key=None, section="keys")
 
 
 @router.post("/dashboard/keys")
 async def keys_create(request: Request) -> Response:
     user = _customer_user(request)
-    form = await _form(request)  # a stale form raises BadForm, answered by routes.py
+    form = await checked_form(request)  # a stale form raises StaleForm, answered by routes.py
     mode = form.get("mode")
     if mode not in customers.MODES:
-        _flash(request, "Choose live or test.", "error")
+        flash(request, "Choose live or test.", "error")
         return _redirect("/dashboard/keys")
 
     def create() -> Response:
         with _state(request).db.write() as conn:
             key = customers.create_api_key(conn, user["customer_id"], mode)
-            keys = _keys(conn, user["customer_id"])
+            keys = customers.list_api_keys(conn, user["customer_id"])
         # Rendered straight into this response, never stored in the session cookie or a redirect:
         # this page is the only place the whole key ever appears.
         response = _page(request, "dashboard/keys.html", keys=keys, new_key=key, section="keys")
@@ -340,7 +305,7 @@ async def keys_create(request: Request) -> Response:
 @router.post("/dashboard/keys/revoke")
 async def keys_revoke(request: Request) -> Response:
     user = _customer_user(request)
-    form = await _form(request)  # a stale form raises BadForm, answered by routes.py
+    form = await checked_form(request)  # a stale form raises StaleForm, answered by routes.py
     prefix = form.get("prefix", "")
     if len(prefix) != API_KEY_PREFIX_LEN:
         return _not_found(request, "key")
@@ -350,7 +315,7 @@ async def keys_revoke(request: Request) -> Response:
             done = customers.revoke_api_key(conn, prefix, customer_id=user["customer_id"])
         if not done:
             return _not_found(request, "key")
-        _flash(request, f"Key {prefix}… revoked; the API refuses it from now on.")
+        flash(request, f"Key {prefix}… revoked; the API refuses it from now on.", "ok")
         return _redirect("/dashboard/keys")
 
     return await run_in_threadpool(revoke)
@@ -383,7 +348,7 @@ def callbacks_page(request: Request) -> Response:
 @router.post("/dashboard/callbacks/rotate")
 async def callbacks_rotate(request: Request) -> Response:
     user = _customer_user(request)
-    form = await _form(request)  # a stale form raises BadForm, answered by routes.py
+    form = await checked_form(request)  # a stale form raises StaleForm, answered by routes.py
     which = form.get("secret")
     settings = _state(request).settings
 
@@ -397,9 +362,9 @@ async def callbacks_rotate(request: Request) -> Response:
                                                 grace_seconds=settings.signing_secret_grace_seconds)
                 message = "New signing secret. The old one keeps signing alongside it until the time shown."
             else:
-                _flash(request, "Unknown secret.", "error")
+                flash(request, "Unknown secret.", "error")
                 return _redirect("/dashboard/callbacks")
-        _flash(request, message)
+        flash(request, message, "ok")
         return _redirect("/dashboard/callbacks")
 
     return await run_in_threadpool(rotate)
@@ -408,7 +373,7 @@ async def callbacks_rotate(request: Request) -> Response:
 @router.post("/dashboard/callbacks/test")
 async def callbacks_test(request: Request) -> Response:
     user = _customer_user(request)
-    form = await _form(request)  # a stale form raises BadForm, answered by routes.py
+    form = await checked_form(request)  # a stale form raises StaleForm, answered by routes.py
     url = form.get("url", "").strip()[:2000]
     limit = _state(request).limits.test_callbacks
     if not is_http_url(url):
@@ -452,49 +417,42 @@ def signup_page(request: Request) -> Response:
 @router.post("/signup")
 async def signup(request: Request) -> Response:
     try:
-        form = await _form(request)
-    except BadForm:
+        form = await checked_form(request)
+    except StaleForm:
         return render(request, "signup.html", status_code=400, company="", email="",
                       error="Your session expired; please try again.")
-    company = form.get("company", "").strip()[:200]
-    email = form.get("email", "").strip()[:254]
-    password = form.get("password", "")[:1000]
+    company = text(form, "company", 200).strip()
+    email = text(form, "email", 254).strip()
+    password = text(form, "password")
 
-    def create() -> Response:
-        error = None
-        status = 400
-        with _state(request).db.write() as conn:
-            # Checked inside the write transaction: an operator switching sign-up off wins.
-            if not site_settings.signup_enabled(conn):
-                return _not_found(request)
-            wait = _state(request).limits.signups.wait_seconds(client_address(request))
-            if wait > 0:
-                error = f"Too many sign-ups from your address. Try again in {retry_text(wait)}."
-                status = 429
-            elif not company:
-                error = "company: enter your company's name"
-            else:
-                try:
-                    customer_id = customers.create_customer(conn, company)
-                    user_id = accounts.create_user(conn, email, password, "customer",
-                                                   customer_id=customer_id)
-                    user = accounts.get_user(conn, user_id)
-                except (InvalidParameter, Conflict) as exc:
-                    # Raising rolls the customer back with the user: no orphan accounts.
-                    raise _SignupRefused(exc.message) from None
-        if error:
-            return render(request, "signup.html", status_code=status, error=error, company=company,
-                          email=email)
-        sessions.sign_in(request, user)
-        _flash(request, "Welcome! Create an API key below to start.")
-        return _redirect("/dashboard/keys")
-
-    try:
-        return await run_in_threadpool(create)
-    except _SignupRefused as exc:
-        return render(request, "signup.html", status_code=400, error=str(exc), company=company,
+    def refused(status: int, error: str) -> Response:
+        return render(request, "signup.html", status_code=status, error=error, company=company,
                       email=email)
 
+    def create() -> Response:
+        state = _state(request)
+        if not _signup_enabled(request):
+            return _not_found(request)
+        # The cheap refusals first; then argon2, before the write lock is taken, not under it.
+        wait = state.limits.signups.wait_seconds(client_address(request))
+        if wait > 0:
+            return refused(429, f"Too many sign-ups from your address. Try again in {retry_text(wait)}.")
+        if not company:
+            return refused(400, "company: enter your company's name")
+        try:
+            hashed = accounts.new_password_hash(password)
+            with state.db.write() as conn:
+                # Checked again inside the write transaction: an operator switching sign-up off wins.
+                if not site_settings.signup_enabled(conn):
+                    return _not_found(request)
+                customer_id = customers.create_customer(conn, company)
+                user_id = accounts.create_user(conn, email, hashed, "customer", customer_id=customer_id)
+                user = accounts.get_user(conn, user_id)
+        except (InvalidParameter, Conflict) as exc:
+            # Raised inside the unit of work, it rolls the customer back: no orphan accounts.
+            return refused(400, exc.message)
+        sessions.sign_in(request, user)
+        flash(request, "Welcome! Create an API key below to start.", "ok")
+        return _redirect("/dashboard/keys")
 
-class _SignupRefused(Exception):
-    pass
+    return await run_in_threadpool(create)

@@ -18,8 +18,9 @@ from taskforce import accounts
 from taskforce.clock import now_ms
 from taskforce.errors import Conflict, InvalidParameter, NotFound
 from taskforce.tasks import service
+from taskforce.ids import is_ascii_number, is_task_id
 from taskforce.web import sessions
-from taskforce.web.worker_views import flash, page
+from taskforce.web.forms import csrf_ok, flash, page, read_form, text
 from taskforce.workforce_stats import URGENCIES, in_progress, oldest_waiting, queue_depth, worker_figures
 
 router = APIRouter(include_in_schema=False)
@@ -29,26 +30,18 @@ def _state(request: Request):
     return request.app.state.taskforce
 
 
-def _nav(request: Request) -> list[tuple[str, str]]:
-    """Queue and Workers are ours; other operator pages appear when their module mounts them."""
-    links = [("/operator/queue", "Queue"), ("/operator/workers", "Workers")]
-    paths = {getattr(route, "path", "") for route in request.app.routes}
-    if "/operator/customers" in paths:
-        links.append(("/operator/customers", "Customers"))
-    return links
-
-
 def _operator_page(request: Request, name: str, active: str, **context: Any) -> Response:
-    return page(request, name, nav_links=_nav(request), active=active, **context)
+    # operator/_nav.html names every operator page (Queue, Workers, Customers).
+    return page(request, name, active=active, **context)
 
 
 async def _post(request: Request, back: str, action: Callable[[FormData, dict[str, Any]], None]) -> Response:
     """Run one operator action from a form: signed in as operator, CSRF checked, errors shown."""
-    form = await request.form()
+    form = await read_form(request)
 
     def run() -> Response:
         user = sessions.require(request, "operator")
-        if not sessions.csrf_ok(request, form.get("csrf_token")):
+        if not csrf_ok(request, form):
             flash(request, "Your session expired; please try again.", "error")
         else:
             try:
@@ -60,15 +53,10 @@ async def _post(request: Request, back: str, action: Callable[[FormData, dict[st
     return await run_in_threadpool(run)
 
 
-def _text(form: FormData, name: str, limit: int = 1000) -> str:
-    value = form.get(name)
-    return value[:limit] if isinstance(value, str) else ""
-
-
 def _worker(conn, raw_id: str) -> dict[str, Any]:
     """The worker account with this id (operators and customer users are not workers)."""
     try:
-        if not (raw_id.isascii() and raw_id.isdigit()) or len(raw_id) > 12:
+        if not is_ascii_number(raw_id) or len(raw_id) > 12:
             raise NotFound("no such worker")
         worker = accounts.get_user(conn, int(raw_id))
     except NotFound:
@@ -101,9 +89,10 @@ def workers_page(request: Request) -> Response:
 @router.post("/operator/workers")
 async def create_worker(request: Request) -> Response:
     def action(form: FormData, user: dict[str, Any]) -> None:
-        email = _text(form, "email", 254)
+        email = text(form, "email", 254)
+        password = accounts.new_password_hash(text(form, "password"))  # before the write lock
         with _state(request).db.write() as conn:
-            accounts.create_user(conn, email, _text(form, "password"), "worker")
+            accounts.create_user(conn, email, password, "worker")
         flash(request, f"Worker {accounts.normalize_email(email)} created. They sign in at /login.", "ok")
 
     return await _post(request, "/operator/workers", action)
@@ -139,9 +128,10 @@ async def reactivate_worker(request: Request, worker_id: str) -> Response:
 @router.post("/operator/workers/{worker_id}/password")
 async def reset_password(request: Request, worker_id: str) -> Response:
     def action(form: FormData, user: dict[str, Any]) -> None:
+        password = accounts.new_password_hash(text(form, "password"))  # before the write lock
         with _state(request).db.write() as conn:
             worker = _worker(conn, worker_id)
-            accounts.set_password(conn, worker["id"], _text(form, "password"))
+            accounts.set_password(conn, worker["id"], password)  # ends their sessions too
         flash(request, f"New password set for {worker['email']}.", "ok")
 
     return await _post(request, "/operator/workers", action)
@@ -168,7 +158,9 @@ def queue_page(request: Request) -> Response:
 @router.post("/operator/queue/release")
 async def release_lease(request: Request) -> Response:
     def action(form: FormData, user: dict[str, Any]) -> None:
-        task_id = _text(form, "task_id", 64)
+        task_id = text(form, "task_id", 64)
+        if not is_task_id(task_id):
+            raise NotFound(f"task_id: no task {task_id!r}")
         with _state(request).db.write() as conn:
             released = service.operator_release(conn, task_id)
         if released:

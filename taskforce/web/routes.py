@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
@@ -12,12 +12,14 @@ from taskforce.app_state import AppState
 from taskforce.web import (
     auth_views,
     dashboard_views,
+    error_pages,
+    forms,
     operator_customers_views,
     operator_views,
     sessions,
     worker_views,
 )
-from taskforce.web.templating import STATIC_DIR, render
+from taskforce.web.templating import STATIC_DIR
 
 
 class PageSessions(SessionMiddleware):
@@ -37,20 +39,24 @@ def install(app: FastAPI, state: AppState) -> None:
     for area in (worker_views, operator_views, dashboard_views, operator_customers_views):
         app.include_router(area.router)
 
+    error_pages.install(app)
+
     @app.exception_handler(sessions.LoginRequired)
     async def _login_required(request: Request, exc: sessions.LoginRequired) -> Response:
         return RedirectResponse("/login", status_code=303)
 
-    @app.exception_handler(dashboard_views.BadForm)
-    async def _stale_form(request: Request, exc: dashboard_views.BadForm) -> HTMLResponse:
-        return dashboard_views.stale_form(request)
+    @app.exception_handler(forms.StaleForm)
+    async def _stale_form(request: Request, exc: forms.StaleForm) -> Response:
+        return forms.stale_form(request)
 
     @app.exception_handler(sessions.Forbidden)
-    async def _forbidden(request: Request, exc: sessions.Forbidden) -> HTMLResponse:
-        return render(request, "error.html", status_code=403,
-                      message="Your account may not open this page.")
+    async def _forbidden(request: Request, exc: sessions.Forbidden) -> Response:
+        return error_pages.error_page(request, 403, "Your account may not open this page.")
 
     secret = state.settings.secret_key or "insecure-development-key"
+    # https_only marks the cookie Secure: browsers then send it over HTTPS only (behind a TLS
+    # proxy, set TASKFORCE_SESSION_COOKIE_SECURE=true).
     app.add_middleware(PageSessions, secret_key=secret, session_cookie="taskforce_session",
-                       max_age=state.settings.session_max_age, same_site="lax")
+                       max_age=state.settings.session_max_age, same_site="lax",
+                       https_only=state.settings.session_cookie_secure)
 

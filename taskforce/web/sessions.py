@@ -1,7 +1,10 @@
 """Signed-cookie sessions, CSRF tokens, and who is signed in.
 
-The cookie (Starlette's SessionMiddleware, signed with itsdangerous) holds only the user id and
-the CSRF token. The user row is read on every page, so a deactivated account stops at once.
+The cookie (Starlette's SessionMiddleware, signed with itsdangerous) holds only the user id, the
+user's session epoch when it began, and the CSRF token. The user row is read on every page, so a
+deactivated account stops at once, and a cookie from an earlier epoch opens nothing: sign-out
+and a password change raise the epoch, which ends every session that began before (a copied
+cookie included: the cookie itself cannot be taken back).
 """
 
 from __future__ import annotations
@@ -40,10 +43,16 @@ def csrf_ok(request: Request, submitted: Any) -> bool:
 def sign_in(request: Request, user: dict[str, Any]) -> None:
     request.session.clear()
     request.session["uid"] = user["id"]
+    request.session["epoch"] = user["session_epoch"]
     request.session["csrf"] = secrets.token_urlsafe(32)
 
 
 def sign_out(request: Request) -> None:
+    """End this user's sessions, on the server too (blocking: call it off the event loop)."""
+    user = current_user(request)
+    if user is not None:
+        with request.app.state.taskforce.db.write() as conn:
+            accounts.end_sessions(conn, user["id"])
     request.session.clear()
 
 
@@ -61,7 +70,8 @@ def current_user(request: Request) -> dict[str, Any] | None:
                 user = accounts.get_user(conn, uid)
             except NotFound:
                 user = None
-            if user is not None and not accounts.is_usable(conn, user):
+            if user is not None and (request.session.get("epoch", 0) != user["session_epoch"]
+                                     or not accounts.is_usable(conn, user)):
                 user = None
     request.scope["taskforce.user"] = user or {}
     return user

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
@@ -19,13 +18,13 @@ from starlette.responses import RedirectResponse, Response
 from taskforce import signals
 from taskforce.clock import now_ms
 from taskforce.errors import InvalidParameter, LeaseLost, NotFound
-from taskforce.models import tasks
+from taskforce.ids import is_task_id
 from taskforce.task_types import REGISTRY
 from taskforce.task_types.base import is_http_url
 from taskforce.tasks import service
-from taskforce.tasks.status import Status
 from taskforce.web import sessions, type_templates
-from taskforce.web.templating import render, templates
+from taskforce.web.forms import csrf_ok, flash, page, read_form, text
+from taskforce.web.templating import templates
 from taskforce.workforce_stats import format_duration, worker_figures
 
 router = APIRouter(include_in_schema=False)
@@ -36,16 +35,6 @@ router.include_router(type_templates.router)  # the task types' own scripts and 
 templates.env.globals["attachment_url_ok"] = is_http_url
 templates.env.filters["workforce_duration"] = format_duration
 
-def flash(request: Request, message: str, kind: str = "info") -> None:
-    request.session["flash"] = [message, kind]
-
-
-def page(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
-    """Render with the one-time message left by the previous request, if any."""
-    message = request.session.pop("flash", None)
-    if message and "flash" not in context:
-        context["flash"], context["flash_kind"] = message
-    return render(request, name, status_code=status_code, **context)
 
 
 def _state(request: Request):
@@ -53,24 +42,6 @@ def _state(request: Request):
 
 
 # -- pages ------------------------------------------------------------------------------------
-
-
-def _held_task(conn, task_id: str, worker_id: int, now: int) -> dict[str, Any] | None:
-    """The task if this worker holds its current lease, else None."""
-    try:
-        task = service.get(conn, task_id)
-    except NotFound:
-        return None
-    row = conn.execute(
-        select(tasks.c.lease_worker_id, tasks.c.lease_token, tasks.c.lease_expires_at)
-        .where(tasks.c.id == task_id)
-    ).first()
-    if (task["status"] != Status.PENDING.value or row.lease_worker_id != worker_id
-            or row.lease_expires_at is None or row.lease_expires_at < now):
-        return None
-    task["lease_token"] = row.lease_token
-    task["lease_expires_at"] = row.lease_expires_at
-    return task
 
 
 def _task_page(request: Request, task: dict[str, Any], *, error: str | None = None,
@@ -112,11 +83,11 @@ def work_home(request: Request) -> Response:
 
 @router.post("/work/next")
 async def start_working(request: Request) -> Response:
-    form = await request.form()
+    form = await read_form(request)
 
     def act() -> Response:
         user = sessions.require(request, "worker")
-        if not sessions.csrf_ok(request, form.get("csrf_token")):
+        if not csrf_ok(request, form):
             flash(request, "Your session expired; please try again.", "error")
             return RedirectResponse("/work", status_code=303)
         return _claim_next(request, user["id"])
@@ -124,32 +95,43 @@ async def start_working(request: Request) -> Response:
     return await run_in_threadpool(act)
 
 
+def _task_url(task_id: str) -> str:
+    """Back to the task's page; only an id of our shape goes into a Location header."""
+    return f"/work/task/{task_id}" if is_task_id(task_id) else "/work"
+
+
+_NOT_YOURS = ("That task is no longer yours (its time ran out, it was answered or canceled). "
+              "Press Start working for the next one.")
+
+
 @router.get("/work/task/{task_id}")
 def task_page(request: Request, task_id: str) -> Response:
     user = sessions.require(request, "worker")
-    with _state(request).db.read() as conn:
-        task = _held_task(conn, task_id[:64], user["id"], now_ms())
+    task = None
+    if is_task_id(task_id):
+        with _state(request).db.read() as conn:
+            task = service.held_task(conn, task_id, user["id"])
     if task is None or REGISTRY.find(task["type"]) is None:
-        flash(request, "That task is no longer yours (its time ran out, it was answered or "
-                       "canceled). Press Start working for the next one.")
+        flash(request, _NOT_YOURS)
         return RedirectResponse("/work", status_code=303)
     return _task_page(request, task)
 
 
 @router.post("/work/task/{task_id}")
 async def submit(request: Request, task_id: str) -> Response:
-    form = await request.form()
-    return await run_in_threadpool(_submit, request, task_id[:64], form)
+    form = await read_form(request)
+    return await run_in_threadpool(_submit, request, task_id, form)
 
 
 def _submit(request: Request, task_id: str, form: FormData) -> Response:
     user = sessions.require(request, "worker")  # a deactivated worker is signed out here
     state = _state(request)
-    if not sessions.csrf_ok(request, form.get("csrf_token")):
+    if not csrf_ok(request, form):
         flash(request, "Your session expired; please submit again.", "error")
-        return RedirectResponse(f"/work/task/{task_id}", status_code=303)
-    token = form.get("lease")
-    token = token if isinstance(token, str) else ""
+        return RedirectResponse(_task_url(task_id), status_code=303)
+    if not is_task_id(task_id):
+        return _claim_next(request, user["id"], "That task does not exist.")
+    token = text(form, "lease", 100)
     try:
         with state.db.write() as conn:
             task = service.get(conn, task_id)
@@ -162,7 +144,7 @@ def _submit(request: Request, task_id: str, form: FormData) -> Response:
         return _claim_next(request, user["id"], "That task does not exist.")
     except InvalidParameter as exc:
         with state.db.read() as conn:
-            held = _held_task(conn, task_id, user["id"], now_ms())
+            held = service.held_task(conn, task_id, user["id"])
         if held is None:
             return _claim_next(request, user["id"], "That task is no longer yours.")
         return _task_page(request, held, error=exc.message, form=form, status_code=400)
@@ -174,17 +156,17 @@ def _submit(request: Request, task_id: str, form: FormData) -> Response:
 
 @router.post("/work/task/{task_id}/skip")
 async def skip(request: Request, task_id: str) -> Response:
-    form = await request.form()
+    form = await read_form(request)
 
     def act() -> Response:
         user = sessions.require(request, "worker")
-        if not sessions.csrf_ok(request, form.get("csrf_token")):
+        if not csrf_ok(request, form):
             flash(request, "Your session expired; please try again.", "error")
-            return RedirectResponse(f"/work/task/{task_id[:64]}", status_code=303)
-        token = form.get("lease")
+            return RedirectResponse(_task_url(task_id), status_code=303)
+        if not is_task_id(task_id):
+            return _claim_next(request, user["id"], "That task does not exist.")
         with _state(request).db.write() as conn:
-            service.release(conn, task_id[:64], user["id"], token if isinstance(token, str) else "",
-                            skip=True)
+            service.release(conn, task_id, user["id"], text(form, "lease", 100), skip=True)
         return _claim_next(request, user["id"])
 
     return await run_in_threadpool(act)
@@ -193,15 +175,15 @@ async def skip(request: Request, task_id: str) -> Response:
 @router.post("/work/stop")
 async def stop(request: Request) -> Response:
     """Give the held task back (not a skip: it may be offered to this worker again later)."""
-    form = await request.form()
+    form = await read_form(request)
 
     def act() -> Response:
         user = sessions.require(request, "worker")
-        if sessions.csrf_ok(request, form.get("csrf_token")):
-            task_id, token = form.get("task_id"), form.get("lease")
-            if isinstance(task_id, str) and isinstance(token, str):
+        if csrf_ok(request, form):
+            task_id, token = text(form, "task_id", 100), text(form, "lease", 100)
+            if is_task_id(task_id) and token:
                 with _state(request).db.write() as conn:
-                    service.release(conn, task_id[:64], user["id"], token, skip=False)
+                    service.release(conn, task_id, user["id"], token, skip=False)
                 flash(request, "Task handed back. See you soon.")
         return RedirectResponse("/work", status_code=303)
 

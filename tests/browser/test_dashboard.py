@@ -93,6 +93,8 @@ def test_reveal_copy_and_rotate_the_signing_secret(page, server, acme, sign_in, 
         old = customers.find_customer(conn, str(acme[0].id))["signing_secret"]
     sign_in(acme[1]["email"], PASSWORD)
     page.goto(f"{server.url}/dashboard/callbacks")
+    # The test callback's URL box has a label (its accessible name).
+    assert page.get_by_label("URL", exact=True).get_attribute("name") == "url"
     assert not page.is_visible("#signing-secret-value")
     page.click("#signing-secret summary")
     assert page.inner_text("#signing-secret-value") == old
@@ -242,7 +244,9 @@ def _wait(condition, timeout: float = 10.0) -> None:
 
 def test_operator_customers_page_and_self_signup(page, browser, server, factory, sign_in, db):
     sign_in(factory.user("operator")["email"], PASSWORD)
-    page.goto(f"{server.url}/operator/customers")
+    page.goto(f"{server.url}/operator/queue")
+    page.click("header nav >> text=Customers")  # the menu names every operator page
+    page.wait_for_url(f"{server.url}/operator/customers")
     page.fill("#create-customer input[name=name]", "Hooli")
     page.fill("#create-customer input[name=email]", "gavin@hooli.test")
     page.click("text=Create customer")
