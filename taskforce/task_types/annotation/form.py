@@ -1,0 +1,44 @@
+"""The drawing tool's form, turned into an answer.
+
+The tool (web/static/annotate.js) writes the shapes as JSON into one hidden input,
+``annotations``, and the image's natural size, as the browser measured it, into
+``image_width`` and ``image_height``. No customer text becomes an input's name. Anything
+malformed becomes a value ``shapes.validate`` refuses with the parameter named.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+#: A drawing of MAX_SHAPES boxes is ~100 KB; anything far larger is not from the tool.
+MAX_JSON_BYTES = 2_000_000
+
+
+def _size(raw: Any) -> Any:
+    if not isinstance(raw, str) or not raw:
+        return None
+    text = raw.strip()
+    if text.isascii() and text.isdigit() and len(text) <= 9:
+        return int(text)
+    return text  # refused by the check as "must be a number"
+
+
+def answer_from_form(form: Mapping[str, Any]) -> dict[str, Any]:
+    raw = form.get("annotations")
+    shapes: Any = None
+    if isinstance(raw, str) and raw.strip():
+        if len(raw) > MAX_JSON_BYTES:
+            shapes = "too large"
+        else:
+            try:
+                shapes = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                shapes = "not JSON"
+    answer: dict[str, Any] = {"annotations": shapes}
+    width, height = _size(form.get("image_width")), _size(form.get("image_height"))
+    if width is not None or height is not None:
+        answer["image_width"], answer["image_height"] = width, height
+    return answer
