@@ -3,6 +3,7 @@ validate requests, so /docs describes exactly what the handlers accept."""
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,9 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 
+from taskforce.task_types import REGISTRY
 from taskforce.task_types.base import TaskType
+from taskforce.tasks.status import Status, Urgency
 
 #: Swagger UI's assets, served from the pinned ``fastapi-offline`` wheel (Swagger UI 5, which
 #: reads OpenAPI 3.1) instead of a CDN: /docs must work on a machine without internet access.
@@ -34,10 +37,10 @@ TASK_SCHEMA = {
         "created_at": {"type": "string", "format": "date-time"},
         "completed_at": {"type": "string", "format": "date-time"},
         "callback_url": {"type": "string"},
-        "type": {"type": "string", "enum": ["categorization", "transcription", "phonecall", "comparison"]},
-        "status": {"type": "string", "enum": ["pending", "completed", "canceled"]},
+        "type": {"type": "string"},  # enum: the registered types (task_schema)
+        "status": {"type": "string"},  # enum: Status
         "instruction": {"type": "string"},
-        "urgency": {"type": "string", "enum": ["immediate", "day", "week"]},
+        "urgency": {"type": "string"},  # enum: Urgency
         "params": {"type": "object"},
         "metadata": {"type": "object"},
         "project": {"type": "string", "description": "Only when the task was created with one."},
@@ -60,6 +63,26 @@ LIST_SCHEMA = {
         "next_token": {"type": ["string", "null"]},
     },
 }
+
+
+def _enums() -> dict[str, list[str]]:
+    """The task object's enums, read from the registry and the status enums when the routes are
+    built, so a registered type is documented without naming it here."""
+    return {"type": [t.name for t in REGISTRY], "status": [s.value for s in Status],
+            "urgency": [u.value for u in Urgency]}
+
+
+def task_schema() -> dict[str, Any]:
+    schema = copy.deepcopy(TASK_SCHEMA)
+    for name, values in _enums().items():
+        schema["properties"][name]["enum"] = values
+    return schema
+
+
+def list_schema() -> dict[str, Any]:
+    schema = copy.deepcopy(LIST_SCHEMA)
+    schema["properties"]["docs"]["items"] = task_schema()
+    return schema
 
 
 def _json(schema: dict[str, Any]) -> dict[str, Any]:
@@ -87,7 +110,7 @@ def create_operation(task_type: TaskType, alias_of: str | None = None) -> dict[s
         + (f" Later clients post here; it is the same endpoint as /v1/task/{alias_of}." if alias_of else ""),
         "tags": ["tasks"],
         "response_model": None,
-        "responses": {200: {"description": "The created task", **_json(TASK_SCHEMA)},
+        "responses": {200: {"description": "The created task", **_json(task_schema())},
                       **_errors(400, 401, 409, 413, 415, 429)},
         "openapi_extra": {
             "requestBody": {
@@ -103,7 +126,7 @@ def create_operation(task_type: TaskType, alias_of: str | None = None) -> dict[s
 
 def retrieve_operation() -> dict[str, Any]:
     return {"summary": "Retrieve a task", "tags": ["tasks"], "response_model": None,
-            "responses": {200: {"description": "The task", **_json(TASK_SCHEMA)}, **_errors(401, 404, 429)}}
+            "responses": {200: {"description": "The task", **_json(task_schema())}, **_errors(401, 404, 429)}}
 
 
 def cancel_operation() -> dict[str, Any]:
@@ -114,7 +137,7 @@ def cancel_operation() -> dict[str, Any]:
                 "name": "clear_unique_id", "in": "query", "required": False,
                 "description": "true frees the task's unique_id for a new task",
                 "schema": {"type": "boolean", "default": False}}]},
-            "responses": {200: {"description": "The canceled task", **_json(TASK_SCHEMA)},
+            "responses": {200: {"description": "The canceled task", **_json(task_schema())},
                           **_errors(400, 401, 404, 429, 500)}}
 
 
@@ -124,9 +147,8 @@ def list_operation() -> dict[str, Any]:
         {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
         {"name": "next_token", "in": "query", "schema": {"type": "string"},
          "description": "The `next_token` of the previous page."},
-        {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["pending", "completed", "canceled"]}},
-        {"name": "type", "in": "query",
-         "schema": {"type": "string", "enum": ["categorization", "transcription", "phonecall", "comparison"]}},
+        {"name": "status", "in": "query", "schema": {"type": "string", "enum": _enums()["status"]}},
+        {"name": "type", "in": "query", "schema": {"type": "string", "enum": _enums()["type"]}},
         {"name": "start_time", "in": "query", "schema": {"type": "string", "format": "date-time"},
          "description": "Only tasks created at or after this ISO 8601 time."},
         {"name": "end_time", "in": "query", "schema": {"type": "string", "format": "date-time"},
@@ -140,7 +162,7 @@ def list_operation() -> dict[str, Any]:
     ]
     return {"summary": "List tasks, newest first", "tags": ["tasks"], "response_model": None,
             "openapi_extra": {"parameters": params},
-            "responses": {200: {"description": "A page of tasks", **_json(LIST_SCHEMA)},
+            "responses": {200: {"description": "A page of tasks", **_json(list_schema())},
                           **_errors(400, 401, 429)}}
 
 

@@ -1,6 +1,51 @@
-"""The registry of task types. A new type is one module here plus its tests."""
+"""Task types and their registry. A new type is one module (or folder) here plus its tests: no
+other file names it. The API's routes and OpenAPI enums, the worker's answer page, the dashboard's
+task page and the test-mode worker all ask the registry.
+
+A type is a ``base.TaskType``:
+
+``name``, ``endpoints``
+    The task object's ``type`` and the path segments under ``/v1/task/`` that create it.
+``params_model``
+    A ``base.CreateParams`` subclass: the type's parameters (``PARAMS``, in the order the task's
+    ``params`` show them) and their checks. Unknown parameters are ignored; a model-level error
+    starts with the parameter's name.
+``validate_response(params, answer) -> response``
+    Checks one worker's answer, raising ``errors.InvalidParameter`` naming what is wrong.
+``answer_from_form(params, form) -> answer``
+    Reads the worker's submitted form (``forms.FormLike``) into an answer for
+    ``validate_response``. Input names are positions (``field-0``, ``row-1-2``, ``category=3``),
+    never a customer's text; ``forms`` has the helpers. It never raises: what it cannot read
+    becomes a value the check refuses.
+``form_values(params, form) -> dict``
+    What the form partial sees as ``values``: the refused submission's input to fill in again
+    (``form`` is None on the first view) and anything else worked out in Python.
+``templates``
+    The type's folder, holding two Jinja partials (autoescaped, reached through the registry as
+    ``task_types/<name>/form.html``, so a type living anywhere, even in the test suite, brings
+    its own):
+
+    ``form.html``
+        The inputs inside the worker's answer ``<form>``; context ``task``, ``params``,
+        ``values``. A ``<fieldset data-shortcuts>`` makes keys 1–9 pick its radios or checkboxes;
+        a ``[data-row-table]`` gets the add/remove-row behaviour (``static/work.js``). Shared
+        macros: ``answer/_attachment.html`` (``attachment``), ``answer/_fields.html``
+        (``field_inputs``); the transcription type's rows table is an example of ``data-row-table``.
+    ``response.html``
+        A completed response on the dashboard's task page; context ``task``, ``params``,
+        ``response`` (either may hold anything an older row stored: draw defensively). Shared
+        macros: ``answer/_response.html`` (``choice_list``, ``field_answers``, ``row_answers``).
+``simulated_response(task_id, params) -> response``
+    A deterministic valid answer: test-mode tasks are completed with it.
+``combine(params, answers, skills) -> answers.Combined``
+    Several workers' answers into one response; ``answers.combine_single`` (the default) returns
+    the one answer unchanged.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from taskforce.task_types import categorization, comparison, phonecall, transcription
 from taskforce.task_types.base import TaskType
@@ -22,11 +67,30 @@ class Registry:
         for endpoint in task_type.endpoints:
             self.by_endpoint[endpoint] = task_type
 
-    def __iter__(self):
-        return iter(self.by_name.values())
+    def unregister(self, name: str) -> TaskType:
+        """Forget a type (its tasks stay in the database; pages then show them without a form)."""
+        task_type = self.by_name.pop(name)
+        for endpoint in task_type.endpoints:
+            self.by_endpoint.pop(endpoint, None)
+        return task_type
+
+    @contextmanager
+    def registered(self, task_type: TaskType) -> Iterator[TaskType]:
+        """The type is registered inside the block only (tests add throwaway types with it)."""
+        self.register(task_type)
+        try:
+            yield task_type
+        finally:
+            self.unregister(task_type.name)
+
+    def __iter__(self) -> Iterator[TaskType]:
+        return iter(list(self.by_name.values()))
 
     def get(self, name: str) -> TaskType:
         return self.by_name[name]
+
+    def find(self, name: str) -> TaskType | None:
+        return self.by_name.get(name)
 
 
 REGISTRY = Registry()

@@ -5,14 +5,22 @@ from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
 from taskforce.errors import InvalidParameter
+from taskforce.task_types.answers import Answer, Combined, Skills, combine_single
+from taskforce.task_types.forms import FormLike, raw_form_values
+
+#: Where templates find a type's partials: ``task_types/<name>/<file>`` (web/type_templates.py).
+TEMPLATE_PREFIX = "task_types/"
+#: The partials every type brings, in its ``templates`` folder.
+PARTIALS = ("form.html", "response.html")
 
 ATTACHMENT_TYPES = ("text", "image", "video", "audio", "website", "pdf")
 
@@ -173,9 +181,10 @@ def param_kinds(model: type[BaseModel]) -> dict[str, Kind]:
     return {name: _kind_of(f.annotation) for name, f in model.model_fields.items()}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TaskType:
-    """One kind of task: its name, endpoints, parameters, and how answers are checked."""
+    """One kind of task, whole: everything the API, the queue, the worker page, the dashboard and
+    the test-mode worker need to know about it. See the package docstring for the contract."""
 
     #: The task object's ``type``.
     name: str
@@ -186,11 +195,35 @@ class TaskType:
     validate_response: Callable[[Mapping[str, Any], Mapping[str, Any]], dict[str, Any]]
     #: A valid answer chosen deterministically from the task (test mode's simulated worker).
     simulated_response: Callable[[str, Mapping[str, Any]], dict[str, Any]]
+    #: Turns the submitted worker form into an answer for ``validate_response``:
+    #: ``answer_from_form(params, form)``. Never raises for any input; what it cannot read
+    #: becomes a value ``validate_response`` refuses with the parameter named.
+    answer_from_form: Callable[[Mapping[str, Any], FormLike], dict[str, Any]]
+    #: The folder holding the type's partials: ``form.html`` (the worker's answer inputs) and
+    #: ``response.html`` (a completed response on the dashboard). Templates reach them as
+    #: ``task_types/<name>/form.html`` through the registry.
+    templates: Path
+    #: ``form_values(params, form)``: what the form partial gets as ``values``. ``form`` is the
+    #: refused submission (to fill the inputs in again) or ``None`` on the first view.
+    form_values: Callable[[Mapping[str, Any], FormLike | None], dict[str, Any]] = raw_form_values
+    #: Several workers' answers into one response (``answers.combine_single`` when one is needed).
+    combine: Callable[[Mapping[str, Any], Sequence[Answer], Skills | None], Combined] = combine_single
     summary: str = ""
     kinds: dict[str, Kind] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kinds", param_kinds(self.params_model))
+        for partial in PARTIALS:
+            if not (self.templates / partial).is_file():
+                raise ValueError(f"task type {self.name!r} has no {partial} in {self.templates}")
+
+    @property
+    def form_template(self) -> str:
+        return f"{TEMPLATE_PREFIX}{self.name}/form.html"
+
+    @property
+    def response_template(self) -> str:
+        return f"{TEMPLATE_PREFIX}{self.name}/response.html"
 
     def parse(self, data: Mapping[str, Any]) -> CreateParams:
         try:

@@ -12,13 +12,14 @@ from markupsafe import Markup, escape
 from starlette.responses import HTMLResponse
 
 from taskforce.clock import format_ms
-from taskforce.web import sessions
+from taskforce.web import sessions, type_templates
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.autoescape = True
+type_templates.install(templates.env)
 
 
 @pass_context

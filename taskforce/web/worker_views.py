@@ -1,15 +1,13 @@
 """The worker's pages: start working, answer the task held, skip it, and go straight on to the next.
 
 A worker holds at most one task (its lease). Every answer goes through ``service.complete``, which
-checks the lease and the type's ``validate_response``; the page only turns the form into the
-answer object. Form inputs are named by position (``field-0``, ``row-2-1``, ``category=3``), never
-by the customer's keys or texts, so nothing a customer writes ends up in a ``name`` attribute and
-browsers' newline normalisation of submitted values cannot change an answer.
+checks the lease and the type's ``validate_response``; the task's type draws its form and turns the
+submitted form into the answer object (``TaskType.answer_from_form``; inputs are named by position,
+see ``task_types/forms.py``).
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -24,8 +22,6 @@ from taskforce.errors import InvalidParameter, LeaseLost, NotFound
 from taskforce.models import tasks
 from taskforce.task_types import REGISTRY
 from taskforce.task_types.base import is_http_url
-from taskforce.task_types.fields import MAX_ROWS
-from taskforce.task_types.phonecall import OUTCOMES, dialable
 from taskforce.tasks import service
 from taskforce.tasks.status import Status
 from taskforce.web import sessions
@@ -37,21 +33,7 @@ router = APIRouter(include_in_schema=False)
 # Templates re-check every URL when they render it (a stored value may predate a validation rule).
 # Names of our own, so another area's helpers of the same purpose never replace these.
 templates.env.globals["attachment_url_ok"] = is_http_url
-templates.env.globals["tel_e164"] = lambda number: _dialable(number)
 templates.env.filters["workforce_duration"] = format_duration
-
-OUTCOME_LABELS = {"success": "Success — the call went through", "no_pickup": "No pickup",
-                  "hung_up": "Hung up before the task was done"}
-#: Row indices a form may use; anything past the limit is still counted so the 11th row is refused.
-_ROW_INPUT = re.compile(r"^row-([0-9]{1,3})-([0-9]{1,3})$")
-
-
-def _dialable(number: str) -> str | None:
-    try:
-        return dialable(number)
-    except Exception:  # noqa: BLE001 - an unparseable stored number is shown, not linked
-        return None
-
 
 def flash(request: Request, message: str, kind: str = "info") -> None:
     request.session["flash"] = [message, kind]
@@ -67,87 +49,6 @@ def page(request: Request, name: str, status_code: int = 200, **context: Any) ->
 
 def _state(request: Request):
     return request.app.state.taskforce
-
-
-# -- turning a form into an answer --------------------------------------------------------------
-
-
-def _pick(options: list[str], raw: str) -> Any:
-    """The option at this position; anything else becomes a value no check accepts."""
-    # isascii: str.isdigit() is also true of "²", which int() refuses.
-    if raw.isascii() and raw.isdigit() and len(raw) < 6 and int(raw) < len(options):
-        return options[int(raw)]
-    return -1
-
-
-def _field_values(form: FormData, keys: list[str], prefix: str) -> dict[str, Any]:
-    """``{key: value}`` for each ``{prefix}{i}`` input present; a missing input stays missing."""
-    out: dict[str, Any] = {}
-    for i, key in enumerate(keys):
-        value = form.get(f"{prefix}{i}")
-        if value is not None:
-            out[key] = value if isinstance(value, str) else ""
-    return out
-
-
-def _rows(form: FormData, keys: list[str]) -> list[dict[str, Any]]:
-    cells: dict[int, dict[int, str]] = {}
-    for name, value in form.multi_items():
-        match = _ROW_INPUT.match(name)
-        if match and isinstance(value, str):
-            cells.setdefault(int(match[1]), {})[int(match[2])] = value
-    rows = []
-    for r in sorted(cells):
-        row = {key: cells[r][i] for i, key in enumerate(keys) if i in cells[r]}
-        # A row the worker added and left empty is not an answer.
-        if any(v.strip() for v in row.values()):
-            rows.append(row)
-    return rows
-
-
-def answer_from_form(type_name: str, params: dict[str, Any], form: FormData) -> dict[str, Any]:
-    if type_name == "categorization":
-        categories = list(params["categories"])
-        picked = [_pick(categories, v) for v in form.getlist("category") if isinstance(v, str)]
-        if params.get("allow_multiple"):
-            return {"category": picked}
-        return {"category": picked[0] if len(picked) == 1 else ("" if not picked else -1)}
-    if type_name == "transcription":
-        answer = {"fields": _field_values(form, list(params["fields"]), "field-")}
-        row_keys = list(params.get("row_fields") or {})
-        if row_keys:
-            answer["rows"] = _rows(form, row_keys)
-        return answer
-    if type_name == "phonecall":
-        return {"outcome": form.get("outcome") or "",
-                "fields": _field_values(form, list(params.get("fields") or {}), "field-")}
-    if type_name == "comparison":
-        answer: dict[str, Any] = {}
-        if params.get("choices"):
-            raw = form.get("choice")
-            answer["choice"] = _pick(list(params["choices"]), raw) if isinstance(raw, str) else ""
-        if params.get("fields"):
-            answer["fields"] = _field_values(form, list(params["fields"]), "field-")
-        return answer
-    raise NotFound(f"no answer form for task type {type_name!r}")
-
-
-def form_values(form: FormData | None) -> dict[str, Any]:
-    """What the worker typed, to put back into the form when the answer is refused."""
-    if form is None:
-        return {"category": set(), "fields": {}, "rows": [], "outcome": "", "choice": ""}
-    rows: dict[int, dict[int, str]] = {}
-    for name, value in form.multi_items():
-        match = _ROW_INPUT.match(name)
-        if match and isinstance(value, str) and int(match[1]) < 100:
-            rows.setdefault(int(match[1]), {})[int(match[2])] = value
-    return {
-        "category": {v for v in form.getlist("category") if isinstance(v, str)},
-        "fields": {k[6:]: v for k, v in form.multi_items() if k.startswith("field-") and isinstance(v, str)},
-        "rows": [rows[r] for r in sorted(rows)],
-        "outcome": form.get("outcome") or "",
-        "choice": form.get("choice") or "",
-    }
 
 
 # -- pages ------------------------------------------------------------------------------------
@@ -174,14 +75,12 @@ def _held_task(conn, task_id: str, worker_id: int, now: int) -> dict[str, Any] |
 def _task_page(request: Request, task: dict[str, Any], *, error: str | None = None,
                form: FormData | None = None, status_code: int = 200) -> Response:
     params = task["params"]
-    rows = form_values(form)["rows"] if form is not None else []
+    task_type = REGISTRY.get(task["type"])
     return page(
         request, "work/task.html", status_code=status_code,
-        task=task, params=params, error=error, values=form_values(form),
+        task=task, task_type=task_type, params=params, error=error,
+        values=task_type.form_values(params, form),
         seconds_left=max(0, (task["lease_expires_at"] - now_ms()) // 1000),
-        outcomes=[(o, OUTCOME_LABELS[o]) for o in OUTCOMES],
-        row_keys=list((params.get("row_fields") or {}).items()),
-        initial_rows=rows or [{}], max_rows=MAX_ROWS,
     )
 
 
@@ -229,7 +128,7 @@ def task_page(request: Request, task_id: str) -> Response:
     user = sessions.require(request, "worker")
     with _state(request).db.read() as conn:
         task = _held_task(conn, task_id[:64], user["id"], now_ms())
-    if task is None:
+    if task is None or REGISTRY.find(task["type"]) is None:
         flash(request, "That task is no longer yours (its time ran out, it was answered or "
                        "canceled). Press Start working for the next one.")
         return RedirectResponse("/work", status_code=303)
@@ -253,7 +152,10 @@ def _submit(request: Request, task_id: str, form: FormData) -> Response:
     try:
         with state.db.write() as conn:
             task = service.get(conn, task_id)
-            answer = answer_from_form(task["type"], task["params"], form)
+            task_type = REGISTRY.find(task["type"])
+            if task_type is None:
+                raise NotFound(f"no task type {task['type']!r}")
+            answer = task_type.answer_from_form(task["params"], form)
             service.complete(conn, task_id, answer, worker_id=user["id"], lease_token=token)
     except NotFound:
         return _claim_next(request, user["id"], "That task does not exist.")

@@ -1,14 +1,18 @@
-"""comparison: a worker looks at two or more attachments and picks a choice and/or fills fields."""
+"""comparison: a worker looks at two or more attachments and picks a choice and/or fills fields.
+
+Form: a radio ``choice`` per choice, valued by its position; ``field-<i>`` per field."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import Field, field_validator, model_validator
 
 from taskforce.errors import InvalidParameter
+from taskforce.task_types import forms
 from taskforce.task_types.base import (
     AttachmentType,
     CreateParams,
@@ -80,11 +84,29 @@ def simulated_response(task_id: str, params: Mapping[str, Any]) -> dict[str, Any
     return response
 
 
+def answer_from_form(params: Mapping[str, Any], form: forms.FormLike) -> dict[str, Any]:
+    answer: dict[str, Any] = {}
+    if params.get("choices"):
+        raw = form.get("choice")
+        answer["choice"] = forms.pick(list(params["choices"]), raw) if isinstance(raw, str) else ""
+    if params.get("fields"):
+        answer["fields"] = forms.field_values(form, list(params["fields"]))
+    return answer
+
+
+def form_values(params: Mapping[str, Any], form: forms.FormLike | None) -> dict[str, Any]:
+    return {"choice": forms.text(form, "choice") if form is not None else "",
+            "fields": forms.typed_fields(form)}
+
+
 TASK_TYPE = TaskType(
     name="comparison",
     endpoints=("comparison",),
     params_model=ComparisonParams,
     validate_response=validate_response,
     simulated_response=simulated_response,
+    answer_from_form=answer_from_form,
+    form_values=form_values,
+    templates=Path(__file__).parent,
     summary="A worker compares the attachments.",
 )

@@ -1,14 +1,18 @@
-"""categorization: a worker picks one category (or several, with ``allow_multiple``)."""
+"""categorization: a worker picks one category (or several, with ``allow_multiple``).
+
+Form: one radio (or checkbox) ``category`` per category, valued by its position."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import Field, StrictBool, field_validator, model_validator
 
 from taskforce.errors import InvalidParameter
+from taskforce.task_types import forms
 from taskforce.task_types.base import (
     AttachmentType,
     CreateParams,
@@ -98,11 +102,25 @@ def simulated_response(task_id: str, params: Mapping[str, Any]) -> dict[str, Any
     return _with_ids(params, categories[n % len(categories)])
 
 
+def answer_from_form(params: Mapping[str, Any], form: forms.FormLike) -> dict[str, Any]:
+    categories = list(params["categories"])
+    if params.get("allow_multiple"):
+        return {"category": forms.picks(categories, form, "category")}
+    return {"category": forms.one_pick(categories, form, "category")}
+
+
+def form_values(params: Mapping[str, Any], form: forms.FormLike | None) -> dict[str, Any]:
+    return {"category": forms.checked(form, "category")}
+
+
 TASK_TYPE = TaskType(
     name="categorization",
     endpoints=("categorize", "categorization"),
     params_model=CategorizationParams,
     validate_response=validate_response,
     simulated_response=simulated_response,
+    answer_from_form=answer_from_form,
+    form_values=form_values,
+    templates=Path(__file__).parent,
     summary="A worker views the attachment and picks a category.",
 )
