@@ -176,13 +176,13 @@ def test_simulated_answers_are_valid_inside_qvga_and_deterministic(module, task_
 def test_form_decoding():
     form = {"annotations": '[{"left": 1, "top": 2, "width": 3, "height": 4}]', "image_width": "640",
             "image_height": "480"}
-    assert answer_from_form(form) == {"annotations": [{"left": 1, "top": 2, "width": 3, "height": 4}],
+    assert answer_from_form({}, form) == {"annotations": [{"left": 1, "top": 2, "width": 3, "height": 4}],
                                       "image_width": 640, "image_height": 480}
-    assert answer_from_form({}) == {"annotations": None}
+    assert answer_from_form({}, {}) == {"annotations": None}
     p = params(box)
     for bad, param in (({"annotations": "[{"}, "annotations"), ({"annotations": "x" * 2_000_001}, "annotations"),
                        ({"annotations": "[]", "image_width": "1e3", "image_height": "5"}, "image_width")):
-        assert refused_param(lambda b=bad: box.validate_response(p, answer_from_form(b))) == param
+        assert refused_param(lambda b=bad: box.validate_response(p, answer_from_form(p, b))) == param
 
 
 # -- geometry -------------------------------------------------------------------------------------

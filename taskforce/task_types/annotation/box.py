@@ -1,12 +1,14 @@
-"""annotation: a worker draws a box around every object of the task's labels."""
+"""annotation: a worker draws a box around every object of the task's labels on the image."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
+from taskforce.task_types import forms
 from taskforce.task_types.annotation import consensus, shapes
-from taskforce.task_types.annotation.form import answer_from_form
+from taskforce.task_types.annotation.form import answer_from_form, form_values
 from taskforce.task_types.annotation.params import BoxParams
 from taskforce.task_types.answers import Answer, Combined, Skills
 from taskforce.task_types.base import TaskType
@@ -27,7 +29,9 @@ def combine(params: Mapping[str, Any], answers: Sequence[Answer], skills: Skills
     return consensus.combine(KIND, params, answers, skills)
 
 
-__all__ = ["KIND", "TASK_TYPE", "answer_from_form", "combine", "simulated_response", "validate_response"]
+def _form_values(params: Mapping[str, Any], form: forms.FormLike | None) -> dict[str, Any]:
+    return form_values(KIND, params, form)
+
 
 TASK_TYPE = TaskType(
     name="annotation",
@@ -35,5 +39,10 @@ TASK_TYPE = TaskType(
     params_model=BoxParams,
     validate_response=validate_response,
     simulated_response=simulated_response,
+    answer_from_form=answer_from_form,
+    form_values=_form_values,
+    combine=combine,
+    # The four annotation types share one form (the drawing tool) and one response view.
+    templates=Path(__file__).parent,
     summary="A worker draws a box around every object of the given labels in the image.",
 )

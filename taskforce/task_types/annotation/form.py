@@ -13,6 +13,8 @@ from typing import Any
 
 import orjson
 
+from taskforce.task_types.forms import FormLike
+
 #: A drawing of MAX_SHAPES boxes is ~100 KB; anything far larger is not from the tool.
 MAX_JSON_BYTES = 2_000_000
 
@@ -26,7 +28,7 @@ def _size(raw: Any) -> Any:
     return text  # refused by the check as "must be a number"
 
 
-def answer_from_form(form: Mapping[str, Any]) -> dict[str, Any]:
+def answer_from_form(params: Mapping[str, Any], form: FormLike) -> dict[str, Any]:
     raw = form.get("annotations")
     shapes: Any = None
     if isinstance(raw, str) and raw.strip():
@@ -42,3 +44,15 @@ def answer_from_form(form: Mapping[str, Any]) -> dict[str, Any]:
     if width is not None or height is not None:
         answer["image_width"], answer["image_height"] = width, height
     return answer
+
+
+def form_values(kind: str, params: Mapping[str, Any], form: FormLike | None) -> dict[str, Any]:
+    """The tool's kind and limits, and a refused answer's shapes to draw again."""
+    raw = form.get("annotations") if form is not None else None
+    least = {"polygon": 3, "line": 2}.get(kind, 1)
+    return {
+        "kind": kind,
+        "annotations": raw if isinstance(raw, str) and len(raw) <= MAX_JSON_BYTES else "[]",
+        "min_vertices": max(least, int(params.get("min_vertices") or 1)),
+        "max_vertices": params.get("max_vertices") or 0,
+    }
