@@ -73,13 +73,14 @@ class Harness:
     pages: dict[str, str] = field(default_factory=dict)
     submitted: list[dict[str, list[str]]] = field(default_factory=list)
 
-    def tool(self, type_name: str, **params: Any) -> str:
-        """A page with the drawing tool for a task of this type; returns its URL."""
+    def tool(self, type_name: str, refused: dict[str, list[str]] | None = None, **params: Any) -> str:
+        """A page with the drawing tool for a task of this type (as shown again after the
+        ``refused`` form, if given); returns its URL."""
         task_type = REGISTRY.get(type_name)
         body = {"callback_url": "http://www.example.com/cb", "attachment": f"{self.url}/image.png",
                 "objects_to_annotate": ["car"], **params}
         task_params = task_type.parse(body).task_params()
-        values = task_type.form_values(task_params, None)
+        values = task_type.form_values(task_params, _Form(refused) if refused is not None else None)
         partial = _env.get_template("form.html").render(params=task_params, values=values, task={})
         name = f"/page/{len(self.pages)}"
         self.pages[name] = PAGE.format(partial=partial)

@@ -267,3 +267,17 @@ def test_every_shortcut_is_listed_and_enter_finishes_a_line_before_it_submits(to
     answer = harness.last_answer("lineannotation")
     assert answer["annotations"][0]["label"] == "lane"
     assert [(v["x"], v["y"]) for v in answer["annotations"][0]["vertices"]] == [(100, 100), (400, 200), (700, 150)]
+
+
+def test_a_refused_drawing_comes_back_to_be_fixed(tool):
+    shapes = [{"left": 100, "top": 120, "width": 300, "height": 200, "label": "truck"},
+              {"left": 700, "top": 400, "width": 10, "height": 10, "label": "car"}]
+    page = tool("annotation", refused={"annotations": [json.dumps(shapes)]},
+                objects_to_annotate=["car", "truck"], with_labels=True)
+    assert drawn(page) == shapes
+    assert page.locator("rect.annot-shape").count() == 2
+    assert page.locator("rect.annot-shape.label-1").count() == 1      # truck: the second label
+    page.keyboard.press("s")
+    click(page, (705, 405))
+    page.keyboard.press("Delete")
+    assert drawn(page) == shapes[:1]

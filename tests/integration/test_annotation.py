@@ -111,11 +111,13 @@ def test_a_worker_submits_a_drawing_and_refused_drawings_store_nothing(client, f
         ([{"left": 10, "top": 10, "width": 50, "height": 40, "label": "horse"}], {}, "annotations[0][label]"),
         ("not json", {}, "annotations"),
         ([], {"image_width": "-3"}, "image_width"),
+        ([], {"image_width": "", "image_height": ""}, "image"),   # the image never loaded
     ]
     for shapes, extra, param in refused:
         data_shapes = shapes if isinstance(shapes, list) else shapes
         r = submit(data_shapes, **extra) if isinstance(shapes, list) else client.post(
-            f"/work/task/{task_id}", data={"csrf_token": token, "lease": lease, "annotations": shapes},
+            f"/work/task/{task_id}", data={"csrf_token": token, "lease": lease, "annotations": shapes,
+                                           "image_width": "640", "image_height": "480"},
             follow_redirects=False)
         assert r.status_code == 400, (param, r.status_code)
         assert f"{param}:" in r.text, param

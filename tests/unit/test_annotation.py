@@ -178,10 +178,14 @@ def test_form_decoding():
             "image_height": "480"}
     assert answer_from_form({}, form) == {"annotations": [{"left": 1, "top": 2, "width": 3, "height": 4}],
                                       "image_width": 640, "image_height": 480}
-    assert answer_from_form({}, {}) == {"annotations": None}
+    assert answer_from_form({}, {}) == {"annotations": None, "image_loaded": False}
     p = params(box)
-    for bad, param in (({"annotations": "[{"}, "annotations"), ({"annotations": "x" * 2_000_001}, "annotations"),
-                       ({"annotations": "[]", "image_width": "1e3", "image_height": "5"}, "image_width")):
+    size = {"image_width": "640", "image_height": "480"}
+    for bad, param in (({"annotations": "[{", **size}, "annotations"),
+                       ({"annotations": "x" * 2_000_001, **size}, "annotations"),
+                       ({"annotations": "[]", "image_width": "1e3", "image_height": "5"}, "image_width"),
+                       # The image never loaded: an empty drawing is not "nothing there".
+                       ({"annotations": "[]"}, "image")):
         assert refused_param(lambda b=bad: box.validate_response(p, answer_from_form(p, b))) == param
 
 

@@ -41,7 +41,11 @@ def answer_from_form(params: Mapping[str, Any], form: FormLike) -> dict[str, Any
                 shapes = "not JSON"
     answer: dict[str, Any] = {"annotations": shapes}
     width, height = _size(form.get("image_width")), _size(form.get("image_height"))
-    if width is not None or height is not None:
+    if width is None and height is None:
+        # The tool writes the size once the image has loaded: without it nothing was drawn on
+        # the image, and "nothing drawn" must not pass for "nothing there".
+        answer["image_loaded"] = False
+    else:
         answer["image_width"], answer["image_height"] = width, height
     return answer
 

@@ -114,6 +114,9 @@ def _point(name: str, shape: Mapping[str, Any], params: Mapping[str, Any], size)
 def validate(kind: Kind, params: Mapping[str, Any], answer: Mapping[str, Any]) -> dict[str, Any]:
     """``{"annotations": [...]}`` with every shape checked; unknown keys of a shape are dropped.
     No shapes at all is an answer (the image may show none of the objects)."""
+    if answer.get("image_loaded") is False:
+        raise InvalidParameter("image", "did not load in your browser, so nothing could be drawn "
+                                        "on it; skip this task")
     size = image_size(answer)
     shapes = answer.get("annotations")
     if shapes is None:
