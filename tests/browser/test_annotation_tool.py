@@ -281,3 +281,23 @@ def test_a_refused_drawing_comes_back_to_be_fixed(tool):
     click(page, (705, 405))
     page.keyboard.press("Delete")
     assert drawn(page) == shapes[:1]
+
+
+def test_vertices_and_points_are_edited_by_dragging(tool):
+    page = tool("polygonannotation")
+    for p in [(100, 120), (400, 120), (400, 320), (100, 320)]:
+        click(page, p)
+    page.keyboard.press("Enter")
+    page.keyboard.press("s")
+    click(page, (250, 220))                                   # select the polygon
+    assert page.locator("[data-handle]").count() == 4
+    drag(page, (400, 320), (450, 380))                        # its third vertex
+    assert [(v["x"], v["y"]) for v in drawn(page)[0]["vertices"]] == [(100, 120), (400, 120), (450, 380), (100, 320)]
+    page.keyboard.press("Control+z")
+    assert drawn(page)[0]["vertices"][2] == {"x": 400, "y": 320}
+
+    page = tool("pointannotation")
+    click(page, (700, 400))
+    page.keyboard.press("s")
+    drag(page, (700, 400), (880, 660))                        # a point moves where it is dropped
+    assert drawn(page) == [{"x": 880, "y": 660}]

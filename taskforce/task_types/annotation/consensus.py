@@ -92,6 +92,8 @@ def _combine_group(kind: Kind, group: _Group, weights: Sequence[float]) -> dict[
 
 def combine(kind: Kind, params: Mapping[str, Any], answers: Sequence[Answer],
             skills: Skills | None = None) -> Combined:
+    """The hook's work for one kind. Each answer's ``weight`` is what the quality code made of
+    the worker's skill, so ``skills`` is not asked again."""
     if not answers:
         raise ValueError("combine needs at least one answer")
     weights = [max(0.0, float(a.weight)) for a in answers]

@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from taskforce.task_types.annotation.shapes import Kind, least_vertices
 from taskforce.task_types.forms import FormLike
 
 #: A drawing of MAX_SHAPES boxes is ~100 KB; anything far larger is not from the tool.
@@ -50,13 +51,12 @@ def answer_from_form(params: Mapping[str, Any], form: FormLike) -> dict[str, Any
     return answer
 
 
-def form_values(kind: str, params: Mapping[str, Any], form: FormLike | None) -> dict[str, Any]:
+def form_values(kind: Kind, params: Mapping[str, Any], form: FormLike | None) -> dict[str, Any]:
     """The tool's kind and limits, and a refused answer's shapes to draw again."""
     raw = form.get("annotations") if form is not None else None
-    least = {"polygon": 3, "line": 2}.get(kind, 1)
     return {
         "kind": kind,
         "annotations": raw if isinstance(raw, str) and len(raw) <= MAX_JSON_BYTES else "[]",
-        "min_vertices": max(least, int(params.get("min_vertices") or 1)),
+        "min_vertices": least_vertices(kind, params),
         "max_vertices": params.get("max_vertices") or 0,
     }

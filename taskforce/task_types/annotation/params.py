@@ -48,8 +48,9 @@ Count = Annotated[int, _whole_number(1, MAX_VERTICES)]
 
 
 def _finite_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) < 1e9 \
-        and value == value
+    # value == value is false for NaN only.
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value \
+        and abs(value) <= MAX_PIXELS
 
 
 def _check_vertices(name: str, vertices: Any, at_least: int) -> None:
@@ -201,8 +202,3 @@ class LineParams(VertexParams):
 
 class PointParams(AnnotationParams):
     SHAPE: ClassVar[str] = "point"
-
-
-def least_vertices(params: dict[str, Any], least: int) -> int:
-    return max(least, int(params.get("min_vertices") or 1))
-

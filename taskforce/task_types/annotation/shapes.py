@@ -28,6 +28,11 @@ MAX_SHAPES = 1000
 SIMULATED_WIDTH, SIMULATED_HEIGHT = 320, 240
 
 
+def least_vertices(kind: Kind, params: Mapping[str, Any]) -> int:
+    """Fewest vertices per shape: ``min_vertices``, but never fewer than the shape needs."""
+    return max(LEAST_VERTICES.get(kind, 1), int(params.get("min_vertices") or 1))
+
+
 def _number(name: str, value: Any) -> int | float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidParameter(name, "must be a number")
@@ -86,7 +91,7 @@ def _vertices(kind: Kind, name: str, shape: Mapping[str, Any], params: Mapping[s
     vertices = shape.get("vertices")
     if not isinstance(vertices, list):
         raise InvalidParameter(f"{name}[vertices]", "must be an array of {x, y} objects")
-    least = max(LEAST_VERTICES[kind], int(params.get("min_vertices") or 1))
+    least = least_vertices(kind, params)
     most = params.get("max_vertices") or MAX_VERTICES
     if len(vertices) < least:
         raise InvalidParameter(f"{name}[vertices]", f"has {len(vertices)}; this task needs at "
@@ -162,7 +167,7 @@ def simulate(kind: Kind, task_id: str, params: Mapping[str, Any]) -> dict[str, A
         elif kind == "point":
             out.append({**label, "x": cx, "y": cy})
         else:
-            least = max(LEAST_VERTICES[kind], int(params.get("min_vertices") or 1))
+            least = least_vertices(kind, params)
             most = params.get("max_vertices") or max(least, 6)
             n = least + r[4] % (most - least + 1)
             radius = 15 + r[5] % 25
