@@ -17,7 +17,7 @@ A type is a ``base.TaskType``:
     ``validate_response``. Input names are positions (``field-0``, ``row-1-2``, ``category=3``),
     never a customer's text; ``forms`` has the helpers. It never raises: what it cannot read
     becomes a value the check refuses.
-``form_values(params, form) -> dict``
+``form_values(params, form) -> dict`` (optional)
     What the form partial sees as ``values``: the refused submission's input to fill in again
     (``form`` is None on the first view) and anything else worked out in Python.
 ``templates``
@@ -35,11 +35,21 @@ A type is a ``base.TaskType``:
         A completed response on the dashboard's task page; context ``task``, ``params``,
         ``response`` (either may hold anything an older row stored: draw defensively). Shared
         macros: ``answer/_response.html`` (``choice_list``, ``field_answers``, ``row_answers``).
+``scripts``, ``stylesheets`` (optional)
+    File names in ``templates`` that the worker's page and the dashboard's task page load for the
+    type, served at ``/task-types/<name>/<file>`` (the Content-Security-Policy allows no inline
+    script or style). Nothing else of the folder is served.
 ``simulated_response(task_id, params) -> response``
     A deterministic valid answer: test-mode tasks are completed with it.
 ``combine(params, answers, skills) -> answers.Combined``
     Several workers' answers into one response; ``answers.combine_single`` (the default) returns
     the one answer unchanged.
+
+The built-in types are registered at the end of this module. Routes and /openapi.json are built
+when an app is created, so a type registered elsewhere must be registered before ``create_app``;
+``REGISTRY.registered(task_type)`` registers one for a block only (tests/custom_type does).
+Non-Python files of a type folder inside this package are shipped by pyproject's package-data
+(``task_types/**/*.html``, ``*.js``, ``*.css``).
 """
 
 from __future__ import annotations

@@ -19,6 +19,8 @@ from taskforce.task_types.forms import FormLike, raw_form_values
 
 #: Where templates find a type's partials: ``task_types/<name>/<file>`` (web/type_templates.py).
 TEMPLATE_PREFIX = "task_types/"
+#: Where the web app serves a type's ``scripts`` and ``stylesheets`` (web/type_templates.py).
+ASSET_PREFIX = "/task-types/"
 #: The partials every type brings, in its ``templates`` folder.
 PARTIALS = ("form.html", "response.html")
 
@@ -208,14 +210,23 @@ class TaskType:
     form_values: Callable[[Mapping[str, Any], FormLike | None], dict[str, Any]] = raw_form_values
     #: Several workers' answers into one response (``answers.combine_single`` when one is needed).
     combine: Callable[[Mapping[str, Any], Sequence[Answer], Skills | None], Combined] = combine_single
+    #: Files in ``templates`` that the worker's page and the dashboard's task page load for this
+    #: type (the Content-Security-Policy allows no inline script or style), served from
+    #: ``asset_url(file)``.
+    scripts: tuple[str, ...] = ()
+    stylesheets: tuple[str, ...] = ()
     summary: str = ""
     kinds: dict[str, Kind] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kinds", param_kinds(self.params_model))
-        for partial in PARTIALS:
-            if not (self.templates / partial).is_file():
-                raise ValueError(f"task type {self.name!r} has no {partial} in {self.templates}")
+        for file in (*PARTIALS, *self.scripts, *self.stylesheets):
+            if "/" in file or "\\" in file or file.startswith(".") or not (self.templates / file).is_file():
+                raise ValueError(f"task type {self.name!r} has no {file} in {self.templates}")
+
+    def asset_url(self, file: str) -> str:
+        """Where the web app serves one of ``scripts`` or ``stylesheets``."""
+        return f"{ASSET_PREFIX}{self.name}/{file}"
 
     @property
     def form_template(self) -> str:

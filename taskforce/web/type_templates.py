@@ -1,15 +1,21 @@
 """Templates reach each task type's partials through the registry: ``task_types/<name>/<file>``
 is read from that type's ``templates`` folder, wherever the type lives (a type defined in the test
-suite brings its own), and a page asks ``task_type_of(name)`` for the type of a task."""
+suite brings its own), and a page asks ``task_type_of(name)`` for the type of a task. The type's
+``scripts`` and ``stylesheets`` are served from the same folder at ``/task-types/<name>/<file>``."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from jinja2 import BaseLoader, Environment, TemplateNotFound
+from fastapi import APIRouter
+from jinja2 import BaseLoader, ChoiceLoader, Environment, TemplateNotFound
+from starlette.responses import FileResponse, PlainTextResponse, Response
 
 from taskforce.task_types import REGISTRY, Registry
-from taskforce.task_types.base import TEMPLATE_PREFIX, TaskType
+from taskforce.task_types.base import ASSET_PREFIX, TEMPLATE_PREFIX, TaskType
+
+router = APIRouter(include_in_schema=False)
+_MEDIA_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 
 
 class TaskTypeLoader(BaseLoader):
@@ -47,11 +53,19 @@ class TaskTypeLoader(BaseLoader):
 
 def install(environment: Environment, registry: Registry = REGISTRY) -> None:
     """Put the types' partials behind the environment's own loader, and ``task_type_of``."""
-    from jinja2 import ChoiceLoader
-
     environment.loader = ChoiceLoader([environment.loader, TaskTypeLoader(registry)])
 
     def task_type_of(name: str) -> TaskType | None:
         return registry.find(name)
 
     environment.globals["task_type_of"] = task_type_of
+
+
+@router.get(ASSET_PREFIX + "{name}/{file}")
+def task_type_asset(name: str, file: str) -> Response:
+    """One of a registered type's declared scripts or stylesheets; nothing else of its folder."""
+    task_type = REGISTRY.find(name)
+    if task_type is None or file not in (*task_type.scripts, *task_type.stylesheets):
+        return PlainTextResponse("Not found", status_code=404)
+    media_type = next((t for suffix, t in _MEDIA_TYPES.items() if file.endswith(suffix)), "text/plain")
+    return FileResponse(task_type.templates / file, media_type=media_type)

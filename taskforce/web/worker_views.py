@@ -24,11 +24,12 @@ from taskforce.task_types import REGISTRY
 from taskforce.task_types.base import is_http_url
 from taskforce.tasks import service
 from taskforce.tasks.status import Status
-from taskforce.web import sessions
+from taskforce.web import sessions, type_templates
 from taskforce.web.templating import render, templates
 from taskforce.workforce_stats import format_duration, worker_figures
 
 router = APIRouter(include_in_schema=False)
+router.include_router(type_templates.router)  # the task types' own scripts and stylesheets
 
 # Templates re-check every URL when they render it (a stored value may predate a validation rule).
 # Names of our own, so another area's helpers of the same purpose never replace these.

@@ -54,16 +54,31 @@ def error(call) -> dict:
     return {"class": None}
 
 
+def later_01(create: dict) -> dict:
+    """What 0.1.10 sends and 0.1.6 does not: transcription's row fields under their later name
+    (its allow-list refuses ``row_fields``), and a phone call's choices."""
+    if "repeatable_fields" not in scaleapi.ALLOWED_FIELDS["transcription"]:
+        return create
+    transcription = dict(create["transcription"])
+    transcription["repeatable_fields"] = transcription.pop("row_fields")
+    phonecall = {**create["phonecall"], "choices": ["reached", "voicemail", "wrong number"]}
+    return {**create, "transcription": transcription, "phonecall": phonecall}
+
+
 def run_01(out: dict) -> None:
     scaleapi.SCALE_ENDPOINT = BASE + "/v1/"  # the module global; the trailing slash is required
     client = scaleapi.ScaleClient(KEY)
+    create = later_01(CREATE)
     created = {
-        "categorization": client.create_categorization_task(**CREATE["categorization"]),
-        "transcription": client.create_transcription_task(**CREATE["transcription"]),
-        "phonecall": client.create_phonecall_task(**CREATE["phonecall"]),
-        "comparison": client.create_comparison_task(**CREATE["comparison"]),
+        "categorization": client.create_categorization_task(**create["categorization"]),
+        "transcription": client.create_transcription_task(**create["transcription"]),
+        "phonecall": client.create_phonecall_task(**create["phonecall"]),
+        "comparison": client.create_comparison_task(**create["comparison"]),
     }
     out["created"] = {k: task_json(t) for k, t in created.items()}
+    # 0.1.x reads a missing attribute from params: the name sent must come back.
+    out["row_fields_attr"] = getattr(created["transcription"], "repeatable_fields"
+                                     if "repeatable_fields" in create["transcription"] else "row_fields")
     first = created["categorization"]
     fetched = client.fetch_task(first.id)
     out["fetched"] = task_json(fetched)

@@ -1,5 +1,6 @@
 """The official clients, unmodified, against a real server on loopback (both backends):
-PyPI scaleapi 0.1.6 (the newest 0.1.x of 2016) and 2.18.4, and npm scaleapi 2.3.2.
+PyPI scaleapi 0.1.6 (the newest 0.1.x of 2016), 0.1.10 (the newest 0.1.x) and 2.18.4, and npm
+scaleapi 2.3.2.
 
 They are installed, pinned, by scripts/test-deps (.venv-compat/, tests/compat/node_modules);
 `make test` runs that first. Where they are missing the tests skip, except in CI (CI=true),
@@ -75,6 +76,23 @@ def test_scaleapi_0_1_6(server, factory):
     assert out["list_filtered"] == [cat["task_id"]]
     assert out["errors"]["invalid"]["class"] == "ScaleInvalidRequest"
     assert "attachment" in out["errors"]["invalid"]["message"]
+
+
+def test_scaleapi_0_1_10(server, factory):
+    """0.1.10 sends transcription's ``repeatable_fields`` (its allow-list refuses ``row_fields``)
+    and a phone call's ``choices``: both are kept and answered as sent (the answer's check against
+    the choices: tests/integration/test_later_params.py)."""
+    customer = factory.customer()
+    out = _python_client("scaleapi0110", server, customer.live_key)
+    assert out["client"] == "0.1"
+    _assert_common(out, 4)
+    transcription = out["created"]["transcription"]
+    assert transcription["params"] == {"attachment_type": "website", "attachment": "http://www.reddit.com/",
+                                       "fields": {"title": "Title of Webpage"},
+                                       "repeatable_fields": {"username": "Submitter"}}
+    assert out["row_fields_attr"] == {"username": "Submitter"}
+    call = out["created"]["phonecall"]
+    assert call["params"]["choices"] == ["reached", "voicemail", "wrong number"]
 
 
 def test_scaleapi_2_18_4(server, factory):

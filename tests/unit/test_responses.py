@@ -107,6 +107,27 @@ def test_transcription_rows_without_row_fields():
     refused("transcription", p, {"fields": FIELDS, "rows": [{"a": "b"}]}, "rows")
 
 
+def test_transcription_repeatable_fields_is_row_fields_by_its_later_name():
+    spec = {"username": "Username of submitter", "comment_count": "Number of comments"}
+    p = params("transcription", row_fields=None, repeatable_fields=spec)
+    # Kept under the name sent, never both.
+    assert p["repeatable_fields"] == spec and "row_fields" not in p
+    assert "repeatable_fields" not in params("transcription")
+    rows = [{"username": "kn0thing", "comment_count": "12"}]
+    assert check("transcription", p, {"fields": FIELDS, "rows": rows}) == {"fields": FIELDS, "rows": rows}
+    refused("transcription", p, {"fields": FIELDS, "rows": [{"user": "x"}]}, "rows[0][user]")
+    refused("transcription", p, {"fields": FIELDS, "rows": [rows[0]] * 11}, "rows")
+
+
+def test_transcription_refuses_both_names():
+    with pytest.raises(InvalidParameter) as info:
+        params("transcription", repeatable_fields={"a": "A"})
+    assert info.value.param == "repeatable_fields" and "row_fields" in info.value.problem
+    with pytest.raises(InvalidParameter) as info:
+        params("transcription", row_fields=None, repeatable_fields={"": "A"})
+    assert info.value.param == "repeatable_fields"
+
+
 # -- phonecall ---------------------------------------------------------------------------------
 
 def test_phonecall_shape():
@@ -128,6 +149,28 @@ def test_phonecall_shape():
 ])
 def test_phonecall_wrong_answers(answer, param):
     refused("phonecall", params("phonecall"), answer, param)
+
+
+def test_phonecall_choices_are_the_outcomes():
+    p = params("phonecall", choices=["reached", "voicemail", "wrong number"])
+    assert p["choices"] == ["reached", "voicemail", "wrong number"]
+    assert check("phonecall", p, {"outcome": "voicemail", "fields": {"email": ""}}) == {
+        "outcome": "voicemail", "fields": {"email": ""}}
+    # The standard outcomes are not among this task's choices.
+    err = refused("phonecall", p, {"outcome": "success", "fields": {"email": ""}}, "outcome")
+    assert "reached, voicemail, wrong number" in err.problem
+    refused("phonecall", p, {"outcome": -1, "fields": {"email": ""}}, "outcome")
+    assert "choices" not in params("phonecall")
+
+
+@pytest.mark.parametrize(("choices", "problem"), [
+    ([], "must not be empty"), (["a", "a"], "duplicates"), (["a", " "], "must not be empty"),
+    ("a", "must be an array"), ([1], "must be a string"),
+])
+def test_phonecall_bad_choices(choices, problem):
+    with pytest.raises(InvalidParameter) as info:
+        params("phonecall", choices=choices)
+    assert info.value.param.startswith("choices") and problem in info.value.problem
 
 
 # -- comparison --------------------------------------------------------------------------------
@@ -160,8 +203,10 @@ VARIANTS = [
                         "category_ids": {"1": "a", "2": "b"}}),
     ("transcription", {}),
     ("transcription", {"row_fields": None}),
+    ("transcription", {"row_fields": None, "repeatable_fields": {"a": "A", "b": "B"}}),
     ("phonecall", {}),
     ("phonecall", {"fields": None}),
+    ("phonecall", {"choices": ["reached", "voicemail"]}),
     ("comparison", {}),
     ("comparison", {"choices": None, "fields": {"a": "A", "b": "B"}}),
 ]

@@ -57,7 +57,8 @@ class PhonecallParams(CreateParams):
     fields: FieldMap | None = Field(None, description="Fields to record during the call.")
     choices: list[NonEmptyStr] | None = Field(
         None, description="Outcomes the caller picks from; the response's outcome is one of them "
-                          "(default: no_pickup, hung_up, success)."
+                          "(default: no_pickup, hung_up, success).",
+        json_schema_extra={"minItems": 1, "uniqueItems": True},
     )
 
     @field_validator("choices")

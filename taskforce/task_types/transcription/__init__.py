@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from taskforce.task_types import forms
 from taskforce.task_types.base import (
@@ -29,6 +29,9 @@ from taskforce.task_types.fields import MAX_ROWS, check_rows, check_values
 
 
 class TranscriptionParams(CreateParams):
+    # /openapi.json says it too: a client validating before it sends is not told both will do.
+    model_config = ConfigDict(json_schema_extra={"not": {"required": ["row_fields", "repeatable_fields"]}})
+
     PARAMS: ClassVar[tuple[str, ...]] = (
         "attachment_type", "attachment", "fields", "row_fields", "repeatable_fields",
     )
