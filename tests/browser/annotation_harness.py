@@ -1,7 +1,8 @@
 """What the annotation browser tests draw on: a PNG made here with objects at known places, and
 a loopback server that serves it, the drawing tool's real partial (task_types/annotation/form.html,
-rendered with the real params model) inside a bare answer form, the app's static files, and an
-echo of the submitted form, all under the app's own Content-Security-Policy."""
+rendered with the real params model) inside a bare answer form, the app's static files and the
+tool's script and stylesheet, and an echo of the submitted form, all under the app's own
+Content-Security-Policy."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from taskforce.web.security import CSP
 
 PACKAGE = Path(taskforce.web.__file__).parent.parent
 STATIC = PACKAGE / "web" / "static"
+TYPE_FOLDER = PACKAGE / "task_types" / "annotation"
 
 #: The image: 1600 × 1000, larger than any test window, so "fit" shrinks it.
 WIDTH, HEIGHT = 1600, 1000
@@ -55,16 +57,17 @@ def make_png(width: int = WIDTH, height: int = HEIGHT, objects=OBJECTS) -> bytes
             + chunk(b"IEND", b""))
 
 
-_env = Environment(loader=FileSystemLoader([str(PACKAGE / "task_types" / "annotation"),
+_env = Environment(loader=FileSystemLoader([str(TYPE_FOLDER),
                                             str(PACKAGE / "web" / "templates")]),
                    autoescape=select_autoescape(default=True, default_for_string=True))
 _env.globals["attachment_url_ok"] = is_http_url
 
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Annotate</title>
-<link rel="stylesheet" href="/static/app.css"><link rel="stylesheet" href="/static/work.css"></head>
+<link rel="stylesheet" href="/static/app.css"><link rel="stylesheet" href="/static/work.css">
+<link rel="stylesheet" href="/task-types/annotate.css"></head>
 <body><main><form method="post" action="/submit" data-answer-form>{partial}
 <div class="actions"><button type="submit" class="primary" data-submit>Submit</button></div></form></main>
-<script src="/static/work.js" defer></script></body></html>"""
+<script src="/static/work.js" defer></script><script src="/task-types/annotate.js" defer></script></body></html>"""
 
 
 @dataclass
@@ -108,6 +111,10 @@ class _Form:
         return [(k, v) for k, vs in self.pairs.items() for v in vs]
 
 
+def _media_type(path: str) -> str:
+    return {"js": "text/javascript", "css": "text/css"}.get(path.rsplit(".", 1)[-1], "application/octet-stream")
+
+
 @contextmanager
 def serve() -> Iterator[Harness]:
     png = make_png()
@@ -135,8 +142,9 @@ def serve() -> Iterator[Harness]:
             elif path in harness.pages:
                 self._send(200, harness.pages[path].encode(), "text/html; charset=utf-8")
             elif path.startswith("/static/") and "/" not in path[8:] and (STATIC / path[8:]).is_file():
-                kind = {"js": "text/javascript", "css": "text/css"}.get(path.rsplit(".", 1)[-1], "application/octet-stream")
-                self._send(200, (STATIC / path[8:]).read_bytes(), kind)
+                self._send(200, (STATIC / path[8:]).read_bytes(), _media_type(path))
+            elif path in ("/task-types/annotate.js", "/task-types/annotate.css"):
+                self._send(200, (TYPE_FOLDER / path.rsplit("/", 1)[1]).read_bytes(), _media_type(path))
             else:
                 self._send(404, b"not found", "text/plain")
 

@@ -1,4 +1,4 @@
-"""The drawing tool (static/annotate.js) in headless Chromium, driven by real mouse drags and key
+"""The drawing tool (task_types/annotation/annotate.js) in headless Chromium, driven by real mouse drags and key
 presses on an image this test makes and serves on 127.0.0.1 with objects at known places
 (annotation_harness.py). Every coordinate the tool stores is checked against the intended one,
 in the image's own pixels, at two zoom levels and two window sizes."""

@@ -95,7 +95,8 @@ def test_a_worker_submits_a_drawing_and_refused_drawings_store_nothing(client, f
     task_id, html = open_next(client, token)
     assert task_id == task["id"]
     assert "data-annotator" in html and 'data-kind="box"' in html and 'data-min-width="30"' in html
-    assert "/static/annotate.js" in html and HOSTILE not in html
+    assert '<script src="/task-types/annotation/annotate.js" defer>' in html and HOSTILE not in html
+    assert '<link rel="stylesheet" href="/task-types/annotation/annotate.css">' in html
     assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in html
     lease = LEASE.search(html).group(1)
     token = csrf(html)

@@ -44,5 +44,7 @@ TASK_TYPE = TaskType(
     combine=combine,
     # The four annotation types share one form (the drawing tool) and one response view.
     templates=Path(__file__).parent,
+    scripts=("annotate.js",),
+    stylesheets=("annotate.css",),
     summary="A worker draws a box around every object of the given labels in the image.",
 )

@@ -1,6 +1,6 @@
 """The drawing tool's form, turned into an answer.
 
-The tool (web/static/annotate.js) writes the shapes as JSON into one hidden input,
+The tool (annotate.js, beside this module) writes the shapes as JSON into one hidden input,
 ``annotations``, and the image's natural size, as the browser measured it, into
 ``image_width`` and ``image_height``. No customer text becomes an input's name. Anything
 malformed becomes a value ``shapes.validate`` refuses with the parameter named.
