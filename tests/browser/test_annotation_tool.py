@@ -219,12 +219,17 @@ def test_vertex_limits_while_drawing(tool):
     for p in [(600, 100), (800, 100), (800, 300), (700, 400), (600, 300)]:
         click(page, p)                                        # the 5th vertex closes it: the maximum
     assert [len(s["vertices"]) for s in drawn(page)] == [4, 5]
+    # A double click on the last vertex closes it too (once, not twice).
+    for p in [(100, 500), (300, 500), (300, 700)]:
+        click(page, p)
+    page.mouse.dblclick(*screen(page, 100, 700))
+    assert [(v["x"], v["y"]) for v in drawn(page)[2]["vertices"]] == [(100, 500), (300, 500), (300, 700), (100, 700)]
     # Backspace takes back a vertex, Esc drops the shape being drawn.
     click(page, (900, 100))
     click(page, (1000, 100))
     page.keyboard.press("Backspace")
     page.keyboard.press("Escape")
-    assert len(drawn(page)) == 2
+    assert len(drawn(page)) == 3
 
 
 def test_labels_by_number_keys_and_hostile_labels_execute_nothing(tool):

@@ -312,14 +312,10 @@
       render();
     }
 
-    function addVertex(p, event) {
+    function addVertex(p) {
       if (!draft) draft = { pts: [], cursor: null };
       var pts = draft.pts;
       if (kind === "polygon" && pts.length >= least && screenDistance(p, pts[0]) <= CLOSE_PX) {
-        finishPath();
-        return;
-      }
-      if (event.detail >= 2 && pts.length) {   // the second click of a double click finishes
         finishPath();
         return;
       }
@@ -419,7 +415,7 @@
           add([rounded(p)]);
           say("Point added.");
         } else {
-          addVertex(p, event);
+          addVertex(p);
         }
         return;
       }
@@ -493,6 +489,15 @@
       root.classList.remove("panning");
       drag = null;
     }
+
+    // A double click ends a polygon or line: its second click landed on the vertex the first
+    // one placed, which is not placed twice.
+    svg.addEventListener("dblclick", function (event) {
+      if (mode === "draw" && draft && draft.pts) {
+        event.preventDefault();
+        finishPath();
+      }
+    });
 
     svg.addEventListener("pointerup", endDrag);
     svg.addEventListener("pointercancel", endDrag);
