@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, Va
 from taskforce.errors import InvalidParameter
 from taskforce.task_types.answers import Answer, Combined, Skills, combine_single
 from taskforce.task_types.forms import FormLike, raw_form_values
+from taskforce.tasks.status import Urgency
 
 #: Where templates find a type's partials: ``task_types/<name>/<file>`` (web/type_templates.py).
 TEMPLATE_PREFIX = "task_types/"
@@ -84,7 +85,8 @@ class CreateParams(BaseModel):
 
     callback_url: HttpUrl = Field(description="Absolute http(s) URL POSTed when the task completes.")
     instruction: NonEmptyStr = Field(description="Plaintext instruction shown to the worker.")
-    urgency: Literal["immediate", "day", "week"] = Field("day", description="Queue priority.")
+    # The values of tasks.status.Urgency, so /openapi.json's create schemas follow the enum too.
+    urgency: Literal[tuple(u.value for u in Urgency)] = Field("day", description="Queue priority.")  # type: ignore[valid-type]
     metadata: dict[str, Any] = Field(
         default_factory=dict, description="Any JSON object; returned on the task as given."
     )

@@ -14,6 +14,7 @@ from taskforce.models import tasks
 from taskforce.task_types import REGISTRY
 from taskforce.task_types.answers import Answer
 from taskforce.tasks import simulator
+from taskforce.tasks.status import Urgency
 from tests.custom_type import NAME, RATING, registered_rating
 from tests.integration.test_dashboard import signed_in
 from tests.integration.test_worker_pages import LEASE, NASTY, open_next, row, sign_in
@@ -78,6 +79,7 @@ def test_openapi_documents_it(client):
         op = spec["paths"][f"/v1/task/{endpoint}"]["post"]
         schema = op["requestBody"]["content"]["application/json"]["schema"]
         assert {"text", "scale"} <= set(schema["properties"]) and "text" in schema["required"]
+        assert schema["properties"]["urgency"]["enum"] == [u.value for u in Urgency]
     listing = spec["paths"]["/v1/tasks"]["get"]
     type_filter = next(p for p in listing["parameters"] if p["name"] == "type")
     assert type_filter["schema"]["enum"] == [t.name for t in REGISTRY] and NAME in type_filter["schema"]["enum"]
