@@ -116,7 +116,6 @@
       stage.style.width = w + "px";
       stage.style.height = h + "px";
       stage.style.transform = "translate(" + panX + "px, " + panY + "px)";
-      svg.style.setProperty("--px", String(1 / s));   // one screen pixel, in image pixels
       zoomLabel.textContent = Math.round(s * 100) + "%";
       render();
     }
@@ -656,7 +655,6 @@
       if (!img.naturalWidth) return;
       svg.setAttribute("viewBox", "0 0 " + img.naturalWidth + " " + img.naturalHeight);
       var s = img.getBoundingClientRect().width / img.naturalWidth || 1;
-      svg.style.setProperty("--px", String(1 / s));
       svg.querySelectorAll("text").forEach(function (t) { t.setAttribute("font-size", String(12 / s)); });
       svg.querySelectorAll("circle").forEach(function (c) { c.setAttribute("r", String(5 / s)); });
       root.classList.add("ready");
