@@ -47,6 +47,44 @@ VALID_PARAMS: dict[str, dict[str, Any]] = {
         "attachments": ["http://i.ebayimg.com/00/a.JPG", "http://images.wisegeek.com/b.jpg"],
         "choices": ["yes", "no"],
     },
+    # Image annotation (scale-api-later.md): Scale's own examples, image host changed.
+    "annotation": {
+        "callback_url": "http://www.example.com/callback",
+        "instruction": "Draw a box around each baby cow and big cow.",
+        "attachment_type": "image",
+        "attachment": "http://i.imgur.com/v4cBreD.jpg",
+        "objects_to_annotate": ["baby cow", "big cow"],
+        "with_labels": True,
+        "min_width": 30,
+        "min_height": 30,
+    },
+    "polygonannotation": {
+        "callback_url": "http://www.example.com/callback",
+        "instruction": "Draw a tight polygon around every car.",
+        "attachment_type": "image",
+        "attachment": "http://i.imgur.com/XOJbalC.jpg",
+        "objects_to_annotate": ["car", "suv"],
+        "with_labels": True,
+        "min_vertices": 4,
+        "max_vertices": 15,
+    },
+    "lineannotation": {
+        "callback_url": "http://www.example.com/callback",
+        "instruction": "Draw a line along each lane marking.",
+        "attachment_type": "image",
+        "attachment": "http://i.imgur.com/XOJbalC.jpg",
+        "objects_to_annotate": ["solid line", "dashed line"],
+        "with_labels": True,
+        "splines": True,
+    },
+    "pointannotation": {
+        "callback_url": "http://www.example.com/callback",
+        "instruction": "Put a point on the head of each person.",
+        "attachment_type": "image",
+        "attachment": "http://i.imgur.com/XOJbalC.jpg",
+        "objects_to_annotate": ["head"],
+        "with_labels": True,
+    },
 }
 
 

@@ -57,7 +57,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from taskforce.task_types import categorization, comparison, phonecall, transcription
+from taskforce.task_types import annotation, categorization, comparison, phonecall, transcription
 from taskforce.task_types.base import TaskType
 
 
@@ -104,5 +104,5 @@ class Registry:
 
 
 REGISTRY = Registry()
-for _module in (categorization, transcription, phonecall, comparison):
+for _module in (categorization, transcription, phonecall, comparison, *annotation.MODULES):
     REGISTRY.register(_module.TASK_TYPE)

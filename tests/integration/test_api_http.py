@@ -305,7 +305,7 @@ def test_cancel_with_clear_unique_id_frees_the_unique_id(client, factory):
 
 BAD_LIST = [
     ({"limit": "0"}, "limit"), ({"limit": "101"}, "limit"), ({"limit": "ten"}, "limit"),
-    ({"offset": "-1"}, "offset"), ({"status": "done"}, "status"), ({"type": "annotation"}, "type"),
+    ({"offset": "-1"}, "offset"), ({"status": "done"}, "status"), ({"type": "segmentannotation"}, "type"),
     ({"start_time": "yesterday"}, "start_time"), ({"end_time": "2016-13-45"}, "end_time"),
     ({"next_token": "garbage"}, "next_token"), ({"next_token": "MTIzOnh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eA"}, "next_token"),
 ]

@@ -15,9 +15,11 @@ from tests.custom_type import NAME, RATING
 
 def test_the_built_in_types_and_nothing_left_over():
     # Whatever ran before: no test's throwaway type is still registered.
-    assert [t.name for t in REGISTRY] == ["categorization", "transcription", "phonecall", "comparison"]
+    assert [t.name for t in REGISTRY] == ["categorization", "transcription", "phonecall", "comparison",
+                                          "annotation", "polygonannotation", "lineannotation", "pointannotation"]
     assert set(REGISTRY.by_endpoint) == {"categorize", "categorization", "transcription", "phonecall",
-                                         "comparison"}
+                                         "comparison", "annotation", "polygonannotation", "lineannotation",
+                                         "pointannotation"}
 
 
 def test_registered_is_undone_even_when_the_block_fails():
