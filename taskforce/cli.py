@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 from pathlib import Path
 
 import typer
@@ -75,10 +76,46 @@ def serve(
     os.environ["TASKFORCE_SECRET_KEY"] = settings.secret_key
     os.environ["TASKFORCE_RUN_DISPATCHER"] = "true" if settings.run_dispatcher else "false"
     _size_pools(settings, workers)
+    metrics_dir = _metrics_dir(workers)
     typer.echo(f"Taskforce on http://{host}:{port}  (database: {settings.database_url}, "
                f"{workers} process{'es' if workers > 1 else ''})")
-    uvicorn.run("taskforce.cli:app_from_env", factory=True, host=host, port=port, workers=workers,
-                loop="uvloop", http="httptools", log_level="warning", access_log=False)
+    # uvicorn re-raises the signal that stopped it once it has shut down cleanly; with these
+    # handlers in place that ends the command normally (exit 0) instead of killing it.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: None)
+    try:
+        # On SIGTERM uvicorn stops accepting, lets requests in flight finish (up to the grace),
+        # then the lifespan lets callbacks in flight finish (the same grace) and exits 0.
+        uvicorn.run("taskforce.cli:app_from_env", factory=True, host=host, port=port,
+                    workers=workers, loop="uvloop", http="httptools", log_level="warning",
+                    access_log=False, timeout_graceful_shutdown=int(settings.shutdown_grace_seconds))
+    finally:
+        if metrics_dir is not None:
+            import shutil
+
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _metrics_dir(workers: int) -> str | None:
+    """Turn on prometheus-client's multiprocess mode for N workers (metrics.py): a fresh folder of
+    this run's counters, removed at exit. An operator's own PROMETHEUS_MULTIPROC_DIR (shared with
+    ``taskforce dispatch`` processes on this host) is kept but emptied: the counters restart."""
+    from taskforce.metrics import MULTIPROC_ENV
+
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:
+        folder = Path(given)
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.db"):
+            stale.unlink(missing_ok=True)
+        return None
+    if workers <= 1:
+        return None
+    import tempfile
+
+    made = tempfile.mkdtemp(prefix="taskforce-metrics-")
+    os.environ[MULTIPROC_ENV] = made
+    return made
 
 
 #: Connections left for everything that is not this host's API processes (dispatchers, other
@@ -120,15 +157,20 @@ def _size_pools(settings: Settings, workers: int) -> None:
 def app_from_env():
     """The ASGI app for uvicorn's workers, built from the environment."""
     from taskforce.app import create_app
+    from taskforce.request_log import configure_logging
 
-    return create_app(load_settings())
+    settings = load_settings()
+    configure_logging(settings.log_format)
+    return create_app(settings)
 
 
 @app.command()
 def dispatch() -> None:
     """Run the callback dispatcher alone (no HTTP server)."""
     import asyncio
+    import contextlib
     import logging
+    import signal
 
     import uvloop
 
@@ -136,23 +178,29 @@ def dispatch() -> None:
     from taskforce.callbacks import runtime
     from taskforce.callbacks.address_policy import parse_networks
     from taskforce.db import Database
+    from taskforce.request_log import configure_logging
 
     settings = load_settings()
     try:
         parse_networks(settings.callback_allowed_networks)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_format)
     state = AppState(settings=settings, db=Database.for_settings(settings))
 
     async def main() -> None:
-        await asyncio.gather(*(loop(state) for loop in runtime.loops()))
+        work = asyncio.gather(*(loop(state) for loop in runtime.loops()))
+        loop = asyncio.get_running_loop()
+        # SIGTERM or Ctrl-C: claim nothing new, let sends in flight finish (shutdown grace),
+        # hand back the rest, exit 0. What is owed stays in the outbox for the next start.
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, work.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await work
 
     typer.echo("dispatcher (callbacks and the test-mode worker) running; Ctrl-C stops it")
-    try:
-        uvloop.run(main())  # aiohttp on uvloop: the measured choice (docs/decisions.md)
-    except KeyboardInterrupt:
-        pass
+    uvloop.run(main())  # aiohttp on uvloop: the measured choice (docs/decisions.md)
+    logging.getLogger("taskforce.dispatch").info("dispatcher stopped")
 
 
 @customers_cli.command("create")
