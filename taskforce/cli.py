@@ -1,4 +1,4 @@
-"""taskforce serve | dispatch | migrate | demo | customers | keys | workers | users."""
+"""taskforce serve | dispatch | migrate | demo | customers | keys | workers | users | tasks | backup."""
 
 from __future__ import annotations
 
@@ -20,6 +20,11 @@ app.add_typer(customers_cli, name="customers")
 app.add_typer(keys_cli, name="keys")
 app.add_typer(workers_cli, name="workers")
 app.add_typer(users_cli, name="users")
+# The operator's bulk and safety commands live in their own module.
+from taskforce.cli_ops import backup_command, tasks_cli  # noqa: E402
+
+app.add_typer(tasks_cli, name="tasks")
+app.command("backup")(backup_command)
 
 
 def load_settings() -> Settings:
