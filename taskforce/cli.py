@@ -173,7 +173,6 @@ def app_from_env():
 def dispatch() -> None:
     """Run the callback dispatcher alone (no HTTP server)."""
     import asyncio
-    import contextlib
     import logging
     import signal
 
@@ -194,14 +193,19 @@ def dispatch() -> None:
     state = AppState(settings=settings, db=Database.for_settings(settings))
 
     async def main() -> None:
-        work = asyncio.gather(*(loop(state) for loop in runtime.loops()))
-        loop = asyncio.get_running_loop()
+        running = [asyncio.create_task(loop(state)) for loop in runtime.loops()]
+
+        def stop() -> None:
+            for task in running:
+                task.cancel()
+
         # SIGTERM or Ctrl-C: claim nothing new, let sends in flight finish (shutdown grace),
         # hand back the rest, exit 0. What is owed stays in the outbox for the next start.
+        # (Not gather: it would return at the first loop's cancellation, cutting the others'
+        # clean-up short.)
         for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, work.cancel)
-        with contextlib.suppress(asyncio.CancelledError):
-            await work
+            asyncio.get_running_loop().add_signal_handler(signum, stop)
+        await asyncio.wait(running)
 
     typer.echo("dispatcher (callbacks and the test-mode worker) running; Ctrl-C stops it")
     uvloop.run(main())  # aiohttp on uvloop: the measured choice (docs/decisions.md)
