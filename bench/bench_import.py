@@ -65,7 +65,7 @@ def raw_insert(bdb: BenchDatabase, customer_id: int, n: int, batch: int, *, trig
     for start in range(0, n, batch):
         with db.write() as conn:
             bulk_import.prepare(conn)  # the same connection set-up as the importer's
-            conn.exec_driver_sql(sql, rows[start:start + batch])
+            conn.exec_driver_sql(sql, sorted(rows[start:start + batch]))  # and the same order
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     db.dispose()
     return n / seconds, n / cpu

@@ -227,7 +227,7 @@ class Importer:
             return
         with self.db.write() as conn:
             prepare(conn)
-            rows = batch.rows
+            rows = list(batch.rows)
             if batch.unique_ids:
                 there = existing_unique_ids(conn, self.customer_id, self.is_test,
                                             [u for _, u in batch.unique_ids])
@@ -236,6 +236,9 @@ class Importer:
                     rows = [r for i, r in enumerate(rows) if i not in skip]
                     report.existing += len(skip)
             if rows and not self.dry_run:
+                # In id order: ids of one second share their prefix, so the batch lands on
+                # neighbouring pages of the primary key's index (~15% less CPU, bench/README.md).
+                rows.sort()
                 conn.exec_driver_sql(self.sql, rows)
                 if self.is_test:
                     pg_wakeups.notify(conn, signals.TEST_TASK_CREATED)
