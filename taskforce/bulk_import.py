@@ -225,7 +225,8 @@ class Importer:
     def write(self, batch: Batch, report: Report) -> None:
         if not batch.rows:
             return
-        with self.db.write() as conn:
+        # A dry run only reads (which unique_ids exist): it never takes SQLite's write lock.
+        with (self.db.read() if self.dry_run else self.db.write()) as conn:
             prepare(conn)
             rows = list(batch.rows)
             if batch.unique_ids:
