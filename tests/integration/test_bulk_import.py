@@ -100,6 +100,8 @@ def test_rerunning_a_half_done_import_creates_nothing_twice(cli, db, factory, tm
     assert "created 15 tasks" in r.stderr and "10 already there" in r.stderr
     r = cli("tasks", "import", whole, "--customer", customer.id, "--type", "categorize")
     assert "created 0 tasks" in r.stderr and "25 already there" in r.stderr
+    r = cli("tasks", "import", whole, "--customer", customer.id, "--type", "categorize", "--dry-run")
+    assert "would create 0 tasks" in r.stderr and "25 already there" in r.stderr
     assert count(db, customer_id=customer.id) == 25
     with db.read() as conn:
         assert sorted(conn.execute(select(tasks.c.unique_id)).scalars()) == sorted(b["unique_id"] for b in bodies)
