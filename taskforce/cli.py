@@ -165,7 +165,7 @@ def app_from_env():
     from taskforce.request_log import configure_logging
 
     settings = load_settings()
-    configure_logging(settings.log_format)
+    configure_logging(settings.log_format, settings.log_level)
     return create_app(settings)
 
 
@@ -189,7 +189,7 @@ def dispatch() -> None:
         parse_networks(settings.callback_allowed_networks)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    configure_logging(settings.log_format)
+    configure_logging(settings.log_format, settings.log_level)
     state = AppState(settings=settings, db=Database.for_settings(settings))
 
     async def main() -> None:

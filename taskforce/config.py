@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
     #: ``text`` (readable) or ``json`` (one object per line) for every log line.
     log_format: Literal["text", "json"] = "text"
+    #: INFO logs every request and delivery; WARNING keeps only what needs attention.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     #: When set, ``GET /metrics`` answers only ``Authorization: Bearer <token>``.
     metrics_token: str = ""
     #: On SIGTERM, how long ``serve`` and ``dispatch`` wait for requests and callback

@@ -135,7 +135,7 @@ TextFormatter.converter = time.gmtime
 _HANDLER_NAME = "taskforce"
 
 
-def configure_logging(fmt: str = "text", level: int = logging.INFO) -> None:
+def configure_logging(fmt: str = "text", level: int | str = logging.INFO) -> None:
     """Send Taskforce's logs to stderr as text or JSON lines; calling again replaces the handler."""
     if fmt not in ("text", "json"):
         raise ValueError(f"TASKFORCE_LOG_FORMAT must be text or json, not {fmt!r}")

@@ -116,8 +116,25 @@ def test_text_format_is_one_readable_line(client, factory):
         assert r.status_code == 200
     finally:
         logging.getLogger().removeHandler(handler)
+        logging.getLogger().setLevel(logging.WARNING)
     (line,) = [l for l in stream.getvalue().splitlines() if "taskforce.request" in l]
     assert re.fullmatch(r"\S+ \S+ INFO taskforce\.request: request method=GET route=/v1/tasks "
                         rf"status=200 duration_ms=[0-9.]+ request_id=r-1 customer_id={customer.id}",
                         line), line
     assert customer.live_key not in stream.getvalue()
+
+
+def test_warning_level_keeps_requests_out(client, factory):
+    customer = factory.customer()
+    stream = io.StringIO()
+    request_log.configure_logging("json", "WARNING")
+    handler = next(h for h in logging.getLogger().handlers if h.get_name() == "taskforce")
+    handler.setStream(stream)
+    try:
+        assert client.get("/v1/tasks", auth=customer.live_auth).status_code == 200
+        logging.getLogger("taskforce.callbacks").warning("callback given up")
+    finally:
+        logging.getLogger().removeHandler(handler)
+        logging.getLogger().setLevel(logging.WARNING)
+    (line,) = stream.getvalue().splitlines()
+    assert orjson.loads(line)["message"] == "callback given up"
