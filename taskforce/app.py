@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from fastapi import FastAPI
 
+from taskforce import health, metrics, request_log
 from taskforce.api import errors as api_errors
 from taskforce.api import callbacks_api, v1
 from taskforce.app_state import AppState
@@ -66,5 +67,8 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
 
     web_routes.install(app, state)
     app.add_middleware(StorableTextOnly)  # outside the sessions, inside the security headers
+    health.install(app)
+    metrics.install(app)
     security.install(app, settings)
+    request_log.install(app)  # outermost: times and logs everything, errors included
     return app

@@ -1,9 +1,10 @@
-"""taskforce serve | dispatch | migrate | demo | customers | keys | workers | users."""
+"""taskforce serve | dispatch | migrate | demo | customers | keys | workers | users | tasks | backup."""
 
 from __future__ import annotations
 
 import os
 import secrets
+import signal
 from pathlib import Path
 
 import typer
@@ -19,6 +20,11 @@ app.add_typer(customers_cli, name="customers")
 app.add_typer(keys_cli, name="keys")
 app.add_typer(workers_cli, name="workers")
 app.add_typer(users_cli, name="users")
+# The operator's bulk and safety commands live in their own module.
+from taskforce.cli_ops import backup_command, tasks_cli  # noqa: E402
+
+app.add_typer(tasks_cli, name="tasks")
+app.command("backup")(backup_command)
 
 
 def load_settings() -> Settings:
@@ -75,12 +81,49 @@ def serve(
     os.environ["TASKFORCE_SECRET_KEY"] = settings.secret_key
     os.environ["TASKFORCE_RUN_DISPATCHER"] = "true" if settings.run_dispatcher else "false"
     _size_pools(settings, workers)
+    metrics_dir = _metrics_dir(workers)
     typer.echo(f"Taskforce on http://{host}:{port}  (database: {settings.database_url}, "
                f"{workers} process{'es' if workers > 1 else ''})")
     from taskforce.http_server import uvicorn_options
 
-    uvicorn.run("taskforce.cli:app_from_env", factory=True, host=host, port=port, workers=workers,
-                loop="uvloop", log_level="warning", access_log=False, **uvicorn_options(settings))
+    # uvicorn re-raises the signal that stopped it once it has shut down cleanly; with these
+    # handlers in place that ends the command normally (exit 0) instead of killing it.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: None)
+    try:
+        # On SIGTERM uvicorn stops accepting, lets requests in flight finish (up to the grace),
+        # then the lifespan lets callbacks in flight finish (the same grace) and exits 0.
+        uvicorn.run("taskforce.cli:app_from_env", factory=True, host=host, port=port,
+                    workers=workers, loop="uvloop", log_level="warning", access_log=False,
+                    timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+                    **uvicorn_options(settings))
+    finally:
+        if metrics_dir is not None:
+            import shutil
+
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _metrics_dir(workers: int) -> str | None:
+    """Turn on prometheus-client's multiprocess mode for N workers (metrics.py): a fresh folder of
+    this run's counters, removed at exit. An operator's own PROMETHEUS_MULTIPROC_DIR (shared with
+    ``taskforce dispatch`` processes on this host) is kept but emptied: the counters restart."""
+    from taskforce.metrics import MULTIPROC_ENV
+
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:
+        folder = Path(given)
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.db"):
+            stale.unlink(missing_ok=True)
+        return None
+    if workers <= 1:
+        return None
+    import tempfile
+
+    made = tempfile.mkdtemp(prefix="taskforce-metrics-")
+    os.environ[MULTIPROC_ENV] = made
+    return made
 
 
 #: Connections left for everything that is not this host's API processes (dispatchers, other
@@ -123,8 +166,10 @@ def app_from_env():
     """The ASGI app for uvicorn's workers, built from the environment."""
     from taskforce.app import create_app
     from taskforce.http_server import DeadlineHttpToolsProtocol
+    from taskforce.request_log import configure_logging
 
     settings = load_settings()
+    configure_logging(settings.log_format, settings.log_level)
     DeadlineHttpToolsProtocol.configure(settings)  # this process's connections, from now on
     return create_app(settings)
 
@@ -134,6 +179,7 @@ def dispatch() -> None:
     """Run the callback dispatcher alone (no HTTP server)."""
     import asyncio
     import logging
+    import signal
 
     import uvloop
 
@@ -141,23 +187,34 @@ def dispatch() -> None:
     from taskforce.callbacks import runtime
     from taskforce.callbacks.address_policy import parse_networks
     from taskforce.db import Database
+    from taskforce.request_log import configure_logging
 
     settings = load_settings()
     try:
         parse_networks(settings.callback_allowed_networks)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_format, settings.log_level)
     state = AppState(settings=settings, db=Database.for_settings(settings))
 
     async def main() -> None:
-        await asyncio.gather(*(loop(state) for loop in runtime.loops()))
+        running = [asyncio.create_task(loop(state)) for loop in runtime.loops()]
+
+        def stop() -> None:
+            for task in running:
+                task.cancel()
+
+        # SIGTERM or Ctrl-C: claim nothing new, let sends in flight finish (shutdown grace),
+        # hand back the rest, exit 0. What is owed stays in the outbox for the next start.
+        # (Not gather: it would return at the first loop's cancellation, cutting the others'
+        # clean-up short.)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            asyncio.get_running_loop().add_signal_handler(signum, stop)
+        await asyncio.wait(running)
 
     typer.echo("dispatcher (callbacks and the test-mode worker) running; Ctrl-C stops it")
-    try:
-        uvloop.run(main())  # aiohttp on uvloop: the measured choice (docs/decisions.md)
-    except KeyboardInterrupt:
-        pass
+    uvloop.run(main())  # aiohttp on uvloop: the measured choice (docs/decisions.md)
+    logging.getLogger("taskforce.dispatch").info("dispatcher stopped")
 
 
 @customers_cli.command("create")

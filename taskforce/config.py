@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -66,6 +68,20 @@ class Settings(BaseSettings):
     test_mode_delay_seconds: float = 1.0
     #: Seconds the previous signing secret keeps signing after a rotation.
     signing_secret_grace_seconds: int = 24 * 3600
+
+    #: SQLite's ``synchronous`` in WAL mode. NORMAL (the default) may lose the last transactions
+    #: to a power loss or OS crash, never to a process crash; FULL loses none and costs more
+    #: per commit (README, deployment; bench/README.md).
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
+    #: ``text`` (readable) or ``json`` (one object per line) for every log line.
+    log_format: Literal["text", "json"] = "text"
+    #: INFO logs every request and delivery; WARNING keeps only what needs attention.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    #: When set, ``GET /metrics`` answers only ``Authorization: Bearer <token>``.
+    metrics_token: str = ""
+    #: On SIGTERM, how long ``serve`` and ``dispatch`` wait for requests and callback
+    #: deliveries in flight before they stop anyway.
+    shutdown_grace_seconds: float = Field(default=30.0, ge=0)
 
     @property
     def is_sqlite(self) -> bool:

@@ -68,7 +68,9 @@ def _json_dumps(value: Any) -> str:
 _JSON = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
 
 
-def _make_engine(url: str, pool_size: int, max_overflow: int) -> Engine:
+def _make_engine(url: str, pool_size: int, max_overflow: int, synchronous: str = "NORMAL") -> Engine:
+    if synchronous not in ("NORMAL", "FULL"):
+        raise ValueError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
@@ -89,7 +91,7 @@ def _make_engine(url: str, pool_size: int, max_overflow: int) -> Engine:
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute(f"PRAGMA synchronous={synchronous}")  # checked above: a literal
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
@@ -123,16 +125,19 @@ def _make_engine(url: str, pool_size: int, max_overflow: int) -> Engine:
 class Database:
     """The one shared state of Taskforce: an engine plus read and write units of work."""
 
-    def __init__(self, url: str, pool_size: int = 8, max_overflow: int | None = None) -> None:
+    def __init__(self, url: str, pool_size: int = 8, max_overflow: int | None = None,
+                 synchronous: str = "NORMAL") -> None:
         self.url = url
-        self.engine = _make_engine(url, pool_size, pool_size if max_overflow is None else max_overflow)
+        self.engine = _make_engine(url, pool_size, pool_size if max_overflow is None else max_overflow,
+                                   synchronous)
         self.dialect = self.engine.dialect.name
 
     @classmethod
     def for_settings(cls, settings: Settings) -> Database:
         """The engine sized by the settings (per process; see ``taskforce serve --workers``)."""
         return cls(settings.database_url, pool_size=settings.database_pool_size,
-                   max_overflow=settings.database_max_overflow)
+                   max_overflow=settings.database_max_overflow,
+                   synchronous=settings.sqlite_synchronous)
 
     @property
     def is_sqlite(self) -> bool:

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from starlette.responses import Response
 
-from taskforce import customers, ids, signals
+from taskforce import customers, ids, request_log, signals
 from taskforce.api import bodies
 from taskforce.api.errors import error_response, too_many_requests, unauthorized
 from taskforce.app_state import AppState
@@ -118,6 +118,7 @@ async def _principal_or_401(request: Request) -> ApiPrincipal | Response:
     except Unauthorized as exc:  # a database outage is a 503, not a bad key
         await _drain(request)
         return unauthorized(exc.message)
+    request_log.set_customer(request.scope, principal.customer_id)
     task_id = request.path_params.get("task_id")
     if task_id is not None and not _TASK_ID.fullmatch(task_id):
         # Not a shape we ever issue: no query (PostgreSQL would refuse a NUL in it anyway).
@@ -134,6 +135,7 @@ def _authenticated(conn: Connection, request: Request, key: str) -> tuple[ApiPri
     """The key's principal, checked inside the request's own transaction (one per request, not
     one for the key and another for the work); raises Unauthorized (a 401) or _Refused (a 429)."""
     principal, last_used = customers.authenticate(conn, key)
+    request_log.set_customer(request.scope, principal.customer_id)
     refused = _rate_limited(request, principal)
     if refused is not None:
         raise _Refused(refused)

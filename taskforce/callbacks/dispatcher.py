@@ -34,7 +34,7 @@ from sqlalchemy import bindparam, exists, func, insert, literal_column, select, 
 from sqlalchemy.engine import Connection
 
 from taskforce import signals as signal_topics
-from taskforce.callbacks import backoff, http, signing
+from taskforce.callbacks import backoff, http, reporting, signing
 from taskforce.callbacks.address_policy import parse_networks
 from taskforce.clock import now_ms
 from taskforce.config import Settings
@@ -60,6 +60,8 @@ class Claim:
     attempts: int
     token: int
     customer: dict[str, Any]
+    #: When the task completed (the outbox row's created_at): completion→delivery latency.
+    completed_at: int | None = None
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,8 @@ def claim_due(conn: Connection, *, now: int, limit: int, lease_ms: int,
     conn.execute(update(deliveries).where(deliveries.c.id.in_(ids)).values(next_attempt_at=token))
     rows = conn.execute(
         select(deliveries.c.id, deliveries.c.task_id, deliveries.c.webhook_id, deliveries.c.url,
-               deliveries.c.body, deliveries.c.attempts, customers.c.callback_auth_key,
+               deliveries.c.body, deliveries.c.attempts, deliveries.c.created_at,
+               customers.c.callback_auth_key,
                customers.c.signing_secret, customers.c.previous_signing_secret,
                customers.c.previous_secret_expires_at)
         .join(customers, customers.c.id == deliveries.c.customer_id)
@@ -109,6 +112,7 @@ def claim_due(conn: Connection, *, now: int, limit: int, lease_ms: int,
             body=r["body"].encode(), attempts=r["attempts"], token=token,
             customer={k: r[k] for k in ("callback_auth_key", "signing_secret",
                                         "previous_signing_secret", "previous_secret_expires_at")},
+            completed_at=r["created_at"],
         )
         for r in rows
     ]
@@ -224,6 +228,8 @@ class Dispatcher:
         self.rng = rng or random.Random()
         self.resolver = resolver
         self.poll_seconds = poll_seconds
+        #: On shutdown, how long sends already in flight may take to finish.
+        self.shutdown_grace = float(settings.shutdown_grace_seconds)
         self.allowed = parse_networks(settings.callback_allowed_networks)
         self.timeout = float(settings.callback_timeout_seconds)
         self.max_attempts = max(1, int(settings.callback_max_attempts))
@@ -257,8 +263,11 @@ class Dispatcher:
 
     def record(self, results: list[Result]) -> list[str]:
         with self.db.write() as conn:
-            return record_many(conn, results, now=self.clock(), max_attempts=self.max_attempts,
-                               rng=self.rng)
+            now = self.clock()
+            statuses = record_many(conn, results, now=now, max_attempts=self.max_attempts,
+                                   rng=self.rng)
+        reporting.recorded(results, statuses, now=now)
+        return statuses
 
     async def run_once(self, session: aiohttp.ClientSession | None = None) -> list[Result]:
         """Claim what is due now, send it all concurrently, record the results."""
@@ -280,9 +289,12 @@ class Dispatcher:
         # Runs on a worker thread: everything it needs is passed in, nothing shared is read.
         with self.db.write() as conn:
             now = self.clock()
-            record_many(conn, results, now=now, max_attempts=self.max_attempts, rng=self.rng)
+            statuses = record_many(conn, results, now=now, max_attempts=self.max_attempts,
+                                   rng=self.rng)
             claims = claim_due(conn, now=now, limit=free, lease_ms=self.lease_ms, exclude=exclude)
-            return claims, next_due(conn)
+            due = next_due(conn)
+        reporting.recorded(results, statuses, now=now)  # once saved
+        return claims, due
 
     def wake(self) -> None:
         if self._wake is not None:
@@ -334,6 +346,11 @@ class Dispatcher:
             await self._shutdown(session)
 
     async def _shutdown(self, session: aiohttp.ClientSession) -> None:
+        # Sends already on the wire may finish (up to the grace); no new claims are made.
+        sending = [task for _, task in self._in_flight.values()]
+        if sending and self.shutdown_grace > 0:
+            with contextlib.suppress(Exception):
+                await asyncio.wait(sending, timeout=self.shutdown_grace)
         pending = [claim for claim, _ in self._in_flight.values()]
         for _, task in self._in_flight.values():
             task.cancel()
@@ -346,10 +363,11 @@ class Dispatcher:
         try:
             with self.db.write() as conn:
                 now = self.clock()
-                record_many(conn, self._results, now=now, max_attempts=self.max_attempts,
-                            rng=self.rng)
+                statuses = record_many(conn, self._results, now=now,
+                                       max_attempts=self.max_attempts, rng=self.rng)
                 done = {r.claim.id for r in self._results}
                 release(conn, [c for c in pending if c.id not in done], now=now)
+            reporting.recorded(self._results, statuses, now=now)
         except Exception:  # noqa: BLE001 - shutting down; the leases expire anyway
             log.warning("callback dispatcher: could not record state at shutdown", exc_info=True)
         self._results = []

@@ -23,6 +23,7 @@ from taskforce.clock import now_ms
 from taskforce.db import Database
 from taskforce.errors import TaskforceError
 from taskforce.models import tasks
+from taskforce.request_log import log_event
 from taskforce.signals import Signals
 from taskforce.task_types import REGISTRY
 from taskforce.tasks import service
@@ -78,6 +79,8 @@ class SimulatedWorker:
         """Complete what is due; returns the ids and when the next pending test task is due."""
         with self.db.write() as conn:
             done = complete_due(conn, now=self.clock(), delay_ms=self.delay_ms)
+        for task_id in done:  # once committed
+            log_event(log, "simulated worker completed test task", task_id=task_id)
         with self.db.read() as conn:
             oldest = oldest_pending(conn)
         return done, (None if oldest is None else oldest + self.delay_ms)

@@ -308,6 +308,7 @@ def test_a_lost_claim_does_not_overwrite_the_new_owner(db, factory, settings):
 
 def test_shutdown_hands_back_unsent_claims(db, factory, settings):
     customer = factory.customer()
+    settings = settings.model_copy(update={"shutdown_grace_seconds": 0})  # no time to finish
     with Receiver(answer=Answer(delay=3)) as receiver:
         task = completed_test_task(db, factory, customer, receiver.url)
 
@@ -322,6 +323,23 @@ def test_shutdown_hands_back_unsent_claims(db, factory, settings):
     # Due again now, not after the lease: a restart sends it at once.
     assert row["status"] == "pending" and row["next_attempt_at"] <= time.time() * 1000
     assert row["next_attempt_at"] >= before - 1000
+
+
+def test_shutdown_lets_a_send_in_flight_finish_within_the_grace(db, factory, settings):
+    customer = factory.customer()
+    settings = settings.model_copy(update={"shutdown_grace_seconds": 10})
+    with Receiver(answer=Answer(delay=1)) as receiver:
+        task = completed_test_task(db, factory, customer, receiver.url)
+
+        async def main() -> None:
+            loop = asyncio.create_task(Dispatcher(db, settings, poll_seconds=0.05).run())
+            await asyncio.to_thread(receiver.wait_for, 1)
+            await stop(loop)  # while the receiver is still answering
+
+        run(main())
+    row = delivery_rows(db, task["id"])[0]
+    assert row["status"] == "delivered" and row["attempts"] == 1
+    assert len(receiver.requests) == 1
 
 
 def test_newest_delivery_decides_callback_succeeded(db, factory, settings):
