@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
 from taskforce.errors import InvalidParameter
+from taskforce.json_values import check_values
 
 ATTACHMENT_TYPES = ("text", "image", "video", "audio", "website", "pdf")
 
@@ -193,6 +194,7 @@ class TaskType:
         object.__setattr__(self, "kinds", param_kinds(self.params_model))
 
     def parse(self, data: Mapping[str, Any]) -> CreateParams:
+        check_values({name: value for name, value in data.items() if name in self.kinds})
         try:
             return self.params_model.model_validate(data)
         except ValidationError as exc:
