@@ -24,7 +24,8 @@ class TranscriptionParams(CreateParams):
 
     attachment_type: AttachmentType
     attachment: NonEmptyStr
-    fields: FieldMap = Field(description="Keys to return, with the description shown to workers.")
+    fields: FieldMap = Field(description="Keys to return, with the description shown to workers.",
+                             json_schema_extra={"minProperties": 1})
     row_fields: FieldMap | None = Field(None, description="Fields transcribed once per row.")
 
     @field_validator("fields")
