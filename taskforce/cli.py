@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -71,6 +75,7 @@ def serve(
         settings.run_dispatcher = False
     host = host or settings.host
     port = port or settings.port
+    _db(settings).dispose()  # a malformed database URL is one line here, not a worker's traceback
     # Children read their settings from the environment, so pass what we decided on.
     os.environ["TASKFORCE_SECRET_KEY"] = settings.secret_key
     os.environ["TASKFORCE_RUN_DISPATCHER"] = "true" if settings.run_dispatcher else "false"
@@ -353,13 +358,14 @@ def workers_list() -> None:
 
 
 @users_cli.command("create-operator")
-def users_create_operator(email: str, password: str = typer.Option(None)) -> None:
+def users_create_operator(email: str, password: str = typer.Option(None, help="Prompted for when not given.")) -> None:
     """Create an operator (runs the workforce and the customers)."""
     from taskforce import accounts
 
+    password = _password(password)  # asked before the transaction, which holds SQLite's write lock
     with _db(load_settings()).write() as conn:
-        user_id = accounts.create_user(conn, email, _password(password), "operator")
-    typer.echo(f"operator {user_id}: {email}")
+        user_id = accounts.create_user(conn, email, password, "operator")
+    typer.echo(f"operator {user_id}: {accounts.normalize_email(email)}")
 
 
 @users_cli.command("invite")
@@ -416,6 +422,69 @@ def demo() -> None:
     typer.echo(f"  live API key: {live}")
     typer.echo(f"  test API key: {test}")
     typer.echo(f"Sign-ins (password {DEMO_PASSWORD}): customer@demo.test, worker@demo.test, operator@demo.test")
+
+
+def _one_line(exc: BaseException) -> str | None:
+    """What an operator is told of an error, on one line; None for a bug (a traceback helps)."""
+    from pydantic import ValidationError
+    from sqlalchemy.exc import ArgumentError, DBAPIError
+
+    from taskforce.errors import TaskforceError
+
+    if isinstance(exc, TaskforceError):
+        return exc.message
+    if isinstance(exc, ValidationError):  # the settings, from TASKFORCE_* variables
+        err = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in err.get("loc", ()))
+        return f"setting {('TASKFORCE_' + where.upper()) if where else ''} is invalid: {err.get('msg')}"
+    if isinstance(exc, ArgumentError):  # includes NoSuchModuleError
+        return f"the database URL is not usable: {exc}"
+    if isinstance(exc, DBAPIError):
+        first = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+        missing = "no such table" in first or ("relation" in first and "does not exist" in first)
+        hint = " (has `taskforce migrate` been run?)" if missing else ""
+        return f"database error: {first}{hint}"
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or exc}: {exc.filename}" if exc.filename else f"{exc.strerror or exc}"
+    return None
+
+
+#: Commands that keep running and log as they go; the others print only their result or error.
+_LONG_RUNNING = frozenset({"serve", "dispatch"})
+
+
+def _errors_in_one_line(command: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        if command.__name__ not in _LONG_RUNNING:
+            # A warning the error then sums up ("could not connect; retrying once") would be a
+            # second line of the same failure.
+            logging.getLogger("taskforce").setLevel(logging.ERROR)
+        try:
+            return command(*args, **kwargs)
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            message = _one_line(exc)
+            if message is None:
+                raise
+            typer.echo(f"error: {' '.join(message.split())}", err=True)
+            raise typer.Exit(1) from None
+    return run
+
+
+def _guard(cli: typer.Typer) -> None:
+    """Every command (and every group's) answers an operator's mistake — an unknown customer, an
+    email in use, a bad database URL, an unreadable file — with one line and exit status 1."""
+    for info in cli.registered_commands:
+        if info.callback is not None and not getattr(info.callback, "__wrapped__", None):
+            info.callback = _errors_in_one_line(info.callback)
+    for group in cli.registered_groups:
+        if group.typer_instance is not None:
+            _guard(group.typer_instance)
+
+
+_guard(app)  # after every command is registered
 
 
 def main() -> None:
