@@ -96,3 +96,20 @@ def test_the_api_answers_503_when_the_connection_dies_mid_request(client, factor
         _connections_allowed(database_url, True)
     assert r.status_code == 503, r.text
     assert r.json() == {"status_code": 503, "error": "the database is unavailable; retry shortly"}
+
+
+def test_the_task_page_shows_params_and_metadata_as_written(app, factory):
+    """Issue 13, item 16: not Jinja's tojson (keys re-sorted, Arabic as \\u0645…, < as \\u003c);
+    still escaped as HTML."""
+    customer = factory.customer()
+    user = factory.user("customer", customer_id=customer.id)
+    task = factory.task(customer, "categorization", instruction="line one\nline two",
+                        categories=["zeta", "<i>alpha</i>"],
+                        metadata={"z": 1, "a": "مرحبا", "html": "<script>alert(1)</script>"})
+    html = signed_in(app, user["email"]).get(f"/dashboard/tasks/{task['id']}").text
+    assert "\\u" not in html
+    assert "مرحبا" in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert" not in html
+    assert "&lt;i&gt;alpha&lt;/i&gt;" in html
+    assert html.index("&#34;z&#34;") < html.index("&#34;a&#34;") < html.index("&#34;html&#34;")
+    assert "line one\nline two" in html
