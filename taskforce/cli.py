@@ -1,4 +1,4 @@
-"""taskforce serve | dispatch | migrate | demo | customers | keys | workers | users."""
+"""taskforce serve | dispatch | migrate | demo | set-aside | customers | keys | workers | users."""
 
 from __future__ import annotations
 
@@ -394,6 +394,27 @@ def users_invite(
     typer.echo(f"customer user {user_id}: {accounts.normalize_email(email)} ({row['name']})")
     if generate:
         typer.echo(f"password (shown only now): {password}")
+
+
+@app.command("set-aside")
+def set_aside() -> None:
+    """What the background loops gave up on: test tasks the simulated worker cannot complete and
+    callbacks the dispatcher cannot send (each was logged once, with the reason, when set aside)."""
+    from taskforce.callbacks.dispatcher import set_aside_deliveries
+    from taskforce.clock import format_ms
+    from taskforce.tasks import simulator
+
+    with _db(load_settings()).read() as conn:
+        held = simulator.set_aside(conn)
+        deliveries = set_aside_deliveries(conn)
+    typer.echo(f"{len(held)} test task(s) the simulated worker set aside"
+               + (" (they stay pending; the customer may cancel them):" if held else ""))
+    for t in held:
+        typer.echo(f"  task {t['id']}  customer {t['customer_id']}  {t['type']}  created {format_ms(t['created_at'])}")
+    typer.echo(f"{len(deliveries)} callback delivery(ies) the dispatcher set aside"
+               + (" (marked failed; the customer may redeliver):" if deliveries else ""))
+    for d in deliveries:
+        typer.echo(f"  delivery {d['id']}  task {d['task_id']}  customer {d['customer_id']}  {d['last_error']}")
 
 
 DEMO_PASSWORD = "taskforce-demo"

@@ -225,3 +225,21 @@ def test_the_dispatcher_loop_sets_aside_a_result_it_cannot_record(db, factory, s
     statuses = {r["id"]: (r["status"], r["last_error"]) for t in done for r in delivery_rows(db, t["id"])}
     assert statuses.pop(bad_id)[0] == "failed"
     assert all(status == "delivered" for status, _ in statuses.values()), statuses
+
+
+def test_operators_list_what_was_set_aside(db, factory, database_url):
+    from typer.testing import CliRunner
+
+    from taskforce import cli
+
+    customer = factory.customer()
+    bad = factory.task(customer, is_test=True, now=1_000)
+    _store_metadata(db, bad["id"], nested(253))
+    with db.write() as conn:
+        complete_due(conn, now=10_000, delay_ms=0)
+    result = CliRunner().invoke(cli.app, ["set-aside"], env={"TASKFORCE_DATABASE_URL": database_url,
+                                                             "TASKFORCE_SECRET_KEY": "s"})
+    assert result.exit_code == 0, result.output
+    assert "1 test task(s) the simulated worker set aside" in result.output
+    assert f"task {bad['id']}  customer {customer.id}" in result.output
+    assert "0 callback delivery(ies)" in result.output
