@@ -19,19 +19,42 @@ MIN_INT, MAX_INT = -(2**63), 2**64 - 1
 
 def check_values(data: Mapping[str, Any]) -> None:
     """Every parameter's value nests at most MAX_JSON_DEPTH deep and holds only integers that
-    can be written back as given. Raises InvalidParameter naming the parameter."""
+    can be written back as given. Raises InvalidParameter naming the parameter (and the path to
+    a bad integer). On every create: a quick walk, and a second one with paths only on failure."""
     for name, value in data.items():
-        if not isinstance(value, (dict, list, int)):
-            continue
-        stack: list[tuple[Any, int, str]] = [(value, 1, name)]
-        while stack:
-            node, depth, where = stack.pop()
-            if isinstance(node, (dict, list)):
-                if depth > MAX_JSON_DEPTH:
-                    raise InvalidParameter(name, f"is nested more than {MAX_JSON_DEPTH} levels deep")
-                items = node.items() if isinstance(node, dict) else enumerate(node)
-                stack.extend((v, depth + 1, f"{where}[{k}]") for k, v in items
-                             if isinstance(v, (dict, list, int)))
-            elif isinstance(node, int) and not isinstance(node, bool) and not MIN_INT <= node <= MAX_INT:
-                raise InvalidParameter(where, f"is an integer outside {MIN_INT}..{MAX_INT}; "
-                                              "send it as a string to keep every digit")
+        kind = type(value)
+        if kind is dict or kind is list:
+            if not _fits(value):
+                _raise_for(name, value)
+        elif kind is int and not MIN_INT <= value <= MAX_INT:
+            _raise_for(name, value)
+
+
+def _fits(value: dict | list) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return False
+        for child in (node.values() if type(node) is dict else node):
+            kind = type(child)
+            if kind is dict or kind is list:
+                stack.append((child, depth + 1))
+            elif kind is int and not MIN_INT <= child <= MAX_INT:
+                return False
+    return True
+
+
+def _raise_for(name: str, value: Any) -> None:
+    stack: list[tuple[Any, int, str]] = [(value, 1, name)]
+    while stack:
+        node, depth, where = stack.pop()
+        kind = type(node)
+        if kind is dict or kind is list:
+            if depth > MAX_JSON_DEPTH:
+                raise InvalidParameter(name, f"is nested more than {MAX_JSON_DEPTH} levels deep")
+            items = node.items() if kind is dict else enumerate(node)
+            stack.extend((v, depth + 1, f"{where}[{k}]") for k, v in items)
+        elif kind is int and not MIN_INT <= node <= MAX_INT:
+            raise InvalidParameter(where, f"is an integer outside {MIN_INT}..{MAX_INT}; "
+                                          "send it as a string to keep every digit")

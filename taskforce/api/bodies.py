@@ -31,7 +31,7 @@ def _loads(raw: bytes | str) -> Any:
     """orjson's reading, except that integers it would turn into floats are kept as written
     (Python ints), so ``check_values`` can refuse them rather than store a changed number."""
     data = orjson.loads(raw)
-    if _has_rounded_integer(data):
+    if type(data) in (dict, list) and _has_rounded_integer(data):
         # Rare, so the standard library's slower but exact reading is paid only here.
         data = json.loads(raw)
     return data
@@ -43,12 +43,14 @@ def _has_rounded_integer(value: Any) -> bool:
     stack = [(value, 0)]
     while stack:
         node, depth = stack.pop()
-        if isinstance(node, (dict, list)):
-            if depth > MAX_JSON_DEPTH:
-                return False
-            stack.extend((v, depth + 1) for v in (node.values() if isinstance(node, dict) else node))
-        elif isinstance(node, float) and abs(node) >= 2**63 and node.is_integer():
-            return True
+        if depth > MAX_JSON_DEPTH:
+            return False
+        for child in (node.values() if type(node) is dict else node):
+            kind = type(child)
+            if kind is dict or kind is list:
+                stack.append((child, depth + 1))
+            elif kind is float and (child >= 2**63 or child <= -(2**63)) and child.is_integer():
+                return True
     return False
 
 
