@@ -63,7 +63,7 @@ def migrate() -> None:
 @app.command()
 def serve(
     host: str = typer.Option(None, help="Address to listen on (default 127.0.0.1)."),
-    port: int = typer.Option(None, help="Port (default 8000)."),
+    port: int = typer.Option(None, min=1, max=65535, help="Port (default 8000)."),
     workers: int = typer.Option(1, help="API processes."),
     no_dispatcher: bool = typer.Option(False, "--no-dispatcher", help="Run no callback dispatcher here."),
 ) -> None:
@@ -165,6 +165,11 @@ def customers_create(name: str) -> None:
     """Create a customer (with its callback auth key and signing secret)."""
     from taskforce import customers
 
+    from taskforce.errors import InvalidParameter
+
+    name = name.strip()
+    if not name or len(name) > 200 or "\x00" in name:
+        raise InvalidParameter("name", "must be 1 to 200 characters (no NUL)")
     settings = load_settings()
     with _db(settings).write() as conn:
         customer_id = customers.create_customer(conn, name)
@@ -447,6 +452,7 @@ def demo() -> None:
 
 def _one_line(exc: BaseException) -> str | None:
     """What an operator is told of an error, on one line; None for a bug (a traceback helps)."""
+    from alembic.util.exc import CommandError
     from pydantic import ValidationError
     from sqlalchemy.exc import ArgumentError, DBAPIError
 
@@ -458,6 +464,9 @@ def _one_line(exc: BaseException) -> str | None:
         err = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in err.get("loc", ()))
         return f"setting {('TASKFORCE_' + where.upper()) if where else ''} is invalid: {err.get('msg')}"
+    if isinstance(exc, CommandError):  # alembic: e.g. a revision this version does not know
+        return f"migration failed: {exc} (was the database migrated by a newer Taskforce?)" \
+            if "Can't locate revision" in str(exc) else f"migration failed: {exc}"
     if isinstance(exc, ArgumentError):  # includes NoSuchModuleError
         return f"the database URL is not usable: {exc}"
     if isinstance(exc, DBAPIError):

@@ -93,3 +93,24 @@ def test_an_unreadable_file(db, database_url, tmp_path):
 def test_a_bad_setting(db, database_url):
     _one_line_error(_run(database_url, "workers", "list", env={"TASKFORCE_DATABASE_POOL_SIZE": "many"}),
                     "TASKFORCE_DATABASE_POOL_SIZE")
+
+
+def test_a_bad_customer_name_or_reference(db, database_url):
+    for name in ("", "   ", "x" * 201):
+        _one_line_error(_run(database_url, "customers", "create", name), "name")
+    # Digits too long for an id are looked up as a name (SQLite's driver raised on them).
+    _one_line_error(_run(database_url, "keys", "create", "9" * 30, "--live"), "no customer")
+    _one_line_error(_run(database_url, "customers", "show", "9" * 30), "no customer")
+
+
+def test_a_database_migrated_by_a_newer_version(tmp_path):
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    assert _run(url, "migrate").exit_code == 0
+    with sqlite3.connect(tmp_path / "db.sqlite") as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999'")
+    _one_line_error(_run(url, "migrate"), "9999")
+
+
+def test_serve_refuses_a_port_out_of_range(tmp_path):
+    result = _run(f"sqlite:///{tmp_path / 'db.sqlite'}", "serve", "--port", "99999")
+    assert result.exit_code == 2 and "65535" in result.output  # a usage error, before serving
