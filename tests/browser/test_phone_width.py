@@ -118,3 +118,20 @@ def test_sign_in_pages_fit_a_phone(phone, server):
             continue
         got = _overflow(phone)
         assert got["scrollWidth"] <= PHONE["width"] and not got["out"], (path, got)
+
+
+def test_worker_pages_still_fit_a_phone(phone, server, factory):
+    """They already did; the shared rules above must not undo it (a transcription's row table)."""
+    worker = factory.user("worker", email="a.worker.with.a.rather.long.address@example.test")
+    customer = factory.customer()
+    for type_name in ("transcription", "categorization", "comparison", "phonecall"):
+        factory.task(customer, type_name, instruction=f"Do this:\n{LONG_WORD}")
+    _sign_in(phone, server, worker["email"])
+    _fits(phone, server, "/work")
+    phone.click("text=Start working")
+    for _ in range(4):
+        phone.wait_for_load_state("networkidle")
+        assert "/work/task/" in phone.url
+        got = _overflow(phone)
+        assert got["scrollWidth"] <= PHONE["width"] and not got["out"], (phone.url, got)
+        phone.click("[data-skip]")
