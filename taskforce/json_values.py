@@ -3,8 +3,11 @@ JSON value, brackets) shares, checked once before a type's model sees the parame
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
+
+import orjson
 
 from taskforce.errors import InvalidParameter
 
@@ -58,3 +61,14 @@ def _raise_for(name: str, value: Any) -> None:
         elif kind is int and not MIN_INT <= node <= MAX_INT:
             raise InvalidParameter(where, f"is an integer outside {MIN_INT}..{MAX_INT}; "
                                           "send it as a string to keep every digit")
+
+
+def dumps(value: Any) -> bytes:
+    """JSON bytes for a response or a callback body. orjson writes at most 254 levels, and a
+    value stored before MAX_JSON_DEPTH (up to 253 levels inside its column) sits a few levels
+    deeper in a task object, a list page or a callback: the standard library writes those, so
+    such a row does not break its customer's list or its callback for good."""
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
