@@ -145,7 +145,7 @@ def cancel_operation() -> dict[str, Any]:
 def list_operation() -> dict[str, Any]:
     params = [
         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 100}},
-        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
+        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 1_000_000, "default": 0}},
         {"name": "next_token", "in": "query", "schema": {"type": "string"},
          "description": "The `next_token` of the previous page."},
         {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["pending", "completed", "canceled"]}},

@@ -196,3 +196,7 @@ def test_the_schema_refuses_what_the_api_refuses(app):
             ("categorization", {"attachment_type": "text", "attachment": "plain text"}),
             ("phonecall", {"attachment_type": "text", "attachment": "notes"})]:
         assert validator(type_name).is_valid(_body(type_name, changes)), (type_name, changes)
+    # The list's bounds too.
+    listing = {p["name"]: p["schema"] for p in spec["paths"]["/v1/tasks"]["get"]["parameters"]}
+    assert (listing["limit"]["minimum"], listing["limit"]["maximum"]) == (1, 100)
+    assert (listing["offset"]["minimum"], listing["offset"]["maximum"]) == (0, 1_000_000)
