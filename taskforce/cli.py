@@ -486,10 +486,12 @@ _LONG_RUNNING = frozenset({"serve", "dispatch"})
 def _errors_in_one_line(command: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(command)
     def run(*args: Any, **kwargs: Any) -> Any:
+        logger = logging.getLogger("taskforce")
+        level = logger.level
         if command.__name__ not in _LONG_RUNNING:
             # A warning the error then sums up ("could not connect; retrying once") would be a
             # second line of the same failure.
-            logging.getLogger("taskforce").setLevel(logging.ERROR)
+            logger.setLevel(logging.ERROR)
         try:
             return command(*args, **kwargs)
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
@@ -500,6 +502,8 @@ def _errors_in_one_line(command: Callable[..., Any]) -> Callable[..., Any]:
                 raise
             typer.echo(f"error: {' '.join(message.split())}", err=True)
             raise typer.Exit(1) from None
+        finally:
+            logger.setLevel(level)
     return run
 
 

@@ -142,7 +142,9 @@ SET_ASIDE_PREFIX = "set aside: "
 def set_aside(conn: Connection, delivery_id: int, exc: BaseException, *, now: int) -> None:
     """Give up on a delivery the dispatcher cannot process (its row cannot be read, or its
     attempt cannot be recorded), so it is not claimed again every second; logged once."""
-    reason = f"{exc.__class__.__name__}: {exc}".replace("\x00", "")[:500]
+    # The first line only: a database error goes on with the statement and its parameters.
+    first = (str(exc).strip().splitlines() or [""])[0]
+    reason = f"{exc.__class__.__name__}: {first}".replace("\x00", "")[:500]
     log.error("callback dispatcher set aside delivery %s, which it cannot process: %s",
               delivery_id, reason)
     conn.execute(update(deliveries).where(deliveries.c.id == delivery_id, _PENDING)
