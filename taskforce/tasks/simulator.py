@@ -80,8 +80,9 @@ def complete_due(conn: Connection, *, now: int, delay_ms: int, limit: int = BATC
                 raise
             if isinstance(exc, (LeaseLost, NotFound)):
                 continue  # canceled meanwhile
+            # The first line only: a database error goes on with the statement and its parameters.
             log.error("simulated worker set aside test task %s, which it cannot complete: %s: %s",
-                      task_id, exc.__class__.__name__, exc)
+                      task_id, exc.__class__.__name__, (str(exc).strip().splitlines() or [""])[0])
             conn.execute(update(tasks).where(tasks.c.id == task_id, _pending_test())
                          .values(lease_token=SET_ASIDE))
             continue
