@@ -1,11 +1,16 @@
-"""taskforce serve | dispatch | migrate | demo | customers | keys | workers | users | tasks | backup."""
+"""taskforce serve | dispatch | migrate | demo | set-aside | customers | keys | workers | users |
+tasks | backup."""
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
 import secrets
 import signal
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -65,7 +70,7 @@ def migrate() -> None:
 @app.command()
 def serve(
     host: str = typer.Option(None, help="Address to listen on (default 127.0.0.1)."),
-    port: int = typer.Option(None, help="Port (default 8000)."),
+    port: int = typer.Option(None, min=1, max=65535, help="Port (default 8000)."),
     workers: int = typer.Option(1, help="API processes."),
     no_dispatcher: bool = typer.Option(False, "--no-dispatcher", help="Run no callback dispatcher here."),
 ) -> None:
@@ -77,6 +82,7 @@ def serve(
         settings.run_dispatcher = False
     host = host or settings.host
     port = port or settings.port
+    _db(settings).dispose()  # a malformed database URL is one line here, not a worker's traceback
     # Children read their settings from the environment, so pass what we decided on.
     os.environ["TASKFORCE_SECRET_KEY"] = settings.secret_key
     os.environ["TASKFORCE_RUN_DISPATCHER"] = "true" if settings.run_dispatcher else "false"
@@ -222,6 +228,11 @@ def customers_create(name: str) -> None:
     """Create a customer (with its callback auth key and signing secret)."""
     from taskforce import customers
 
+    from taskforce.errors import InvalidParameter
+
+    name = name.strip()
+    if not name or len(name) > 200 or "\x00" in name:
+        raise InvalidParameter("name", "must be 1 to 200 characters (no NUL)")
     settings = load_settings()
     with _db(settings).write() as conn:
         customer_id = customers.create_customer(conn, name)
@@ -415,13 +426,14 @@ def workers_list() -> None:
 
 
 @users_cli.command("create-operator")
-def users_create_operator(email: str, password: str = typer.Option(None)) -> None:
+def users_create_operator(email: str, password: str = typer.Option(None, help="Prompted for when not given.")) -> None:
     """Create an operator (runs the workforce and the customers)."""
     from taskforce import accounts
 
+    password = _password(password)  # asked before the transaction, which holds SQLite's write lock
     with _db(load_settings()).write() as conn:
-        user_id = accounts.create_user(conn, email, _password(password), "operator")
-    typer.echo(f"operator {user_id}: {email}")
+        user_id = accounts.create_user(conn, email, password, "operator")
+    typer.echo(f"operator {user_id}: {accounts.normalize_email(email)}")
 
 
 @users_cli.command("invite")
@@ -452,6 +464,27 @@ def users_invite(
         typer.echo(f"password (shown only now): {password}")
 
 
+@app.command("set-aside")
+def set_aside() -> None:
+    """What the background loops gave up on: test tasks the simulated worker cannot complete and
+    callbacks the dispatcher cannot send (each was logged once, with the reason, when set aside)."""
+    from taskforce.callbacks.dispatcher import set_aside_deliveries
+    from taskforce.clock import format_ms
+    from taskforce.tasks import simulator
+
+    with _db(load_settings()).read() as conn:
+        held = simulator.set_aside(conn)
+        deliveries = set_aside_deliveries(conn)
+    typer.echo(f"{len(held)} test task(s) the simulated worker set aside"
+               + (" (they stay pending; the customer may cancel them):" if held else ""))
+    for t in held:
+        typer.echo(f"  task {t['id']}  customer {t['customer_id']}  {t['type']}  created {format_ms(t['created_at'])}")
+    typer.echo(f"{len(deliveries)} callback delivery(ies) the dispatcher set aside"
+               + (" (marked failed; the customer may redeliver):" if deliveries else ""))
+    for d in deliveries:
+        typer.echo(f"  delivery {d['id']}  task {d['task_id']}  customer {d['customer_id']}  {d['last_error']}")
+
+
 DEMO_PASSWORD = "taskforce-demo"
 
 
@@ -478,6 +511,77 @@ def demo() -> None:
     typer.echo(f"  live API key: {live}")
     typer.echo(f"  test API key: {test}")
     typer.echo(f"Sign-ins (password {DEMO_PASSWORD}): customer@demo.test, worker@demo.test, operator@demo.test")
+
+
+def _one_line(exc: BaseException) -> str | None:
+    """What an operator is told of an error, on one line; None for a bug (a traceback helps)."""
+    from alembic.util.exc import CommandError
+    from pydantic import ValidationError
+    from sqlalchemy.exc import ArgumentError, DBAPIError
+
+    from taskforce.errors import TaskforceError
+
+    if isinstance(exc, TaskforceError):
+        return exc.message
+    if isinstance(exc, ValidationError):  # the settings, from TASKFORCE_* variables
+        err = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in err.get("loc", ()))
+        return f"setting {('TASKFORCE_' + where.upper()) if where else ''} is invalid: {err.get('msg')}"
+    if isinstance(exc, CommandError):  # alembic: e.g. a revision this version does not know
+        return f"migration failed: {exc} (was the database migrated by a newer Taskforce?)" \
+            if "Can't locate revision" in str(exc) else f"migration failed: {exc}"
+    if isinstance(exc, ArgumentError):  # includes NoSuchModuleError
+        return f"the database URL is not usable: {exc}"
+    if isinstance(exc, DBAPIError):
+        first = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+        missing = "no such table" in first or ("relation" in first and "does not exist" in first)
+        hint = " (has `taskforce migrate` been run?)" if missing else ""
+        return f"database error: {first}{hint}"
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or exc}: {exc.filename}" if exc.filename else f"{exc.strerror or exc}"
+    return None
+
+
+#: Commands that keep running and log as they go; the others print only their result or error.
+_LONG_RUNNING = frozenset({"serve", "dispatch"})
+
+
+def _errors_in_one_line(command: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        logger = logging.getLogger("taskforce")
+        level = logger.level
+        if command.__name__ not in _LONG_RUNNING:
+            # A warning the error then sums up ("could not connect; retrying once") would be a
+            # second line of the same failure.
+            logger.setLevel(logging.ERROR)
+        try:
+            return command(*args, **kwargs)
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            message = _one_line(exc)
+            if message is None:
+                raise
+            typer.echo(f"error: {' '.join(message.split())}", err=True)
+            raise typer.Exit(1) from None
+        finally:
+            logger.setLevel(level)
+    return run
+
+
+def _guard(cli: typer.Typer) -> None:
+    """Every command (and every group's) answers an operator's mistake — an unknown customer, an
+    email in use, a bad database URL, an unreadable file — with one line and exit status 1."""
+    for info in cli.registered_commands:
+        if info.callback is not None and not getattr(info.callback, "__wrapped__", None):
+            info.callback = _errors_in_one_line(info.callback)
+    for group in cli.registered_groups:
+        if group.typer_instance is not None:
+            _guard(group.typer_instance)
+
+
+_guard(app)  # after every command is registered
 
 
 def main() -> None:

@@ -40,9 +40,13 @@ def create_customer(conn: Connection, name: str, *, now: int | None = None) -> i
 
 
 def find_customer(conn: Connection, ref: str) -> dict[str, Any]:
-    """A customer by id or by exact name."""
+    """A customer by id or by exact name (none for text no customer could have)."""
     query = select(customers)
-    query = query.where(customers.c.id == int(ref)) if ids.is_ascii_number(ref) else query.where(customers.c.name == ref)
+    if "\x00" in ref or len(ref) > 200:
+        raise NotFound(f"no customer {ref[:50]!r}")
+    # Digits are an id while they fit an id column (longer ones would overflow the driver).
+    by_id = ids.is_ascii_number(ref) and len(ref) <= 18
+    query = query.where(customers.c.id == int(ref)) if by_id else query.where(customers.c.name == ref)
     row = conn.execute(query).mappings().first()
     if row is None:
         raise NotFound(f"no customer {ref!r}")

@@ -193,7 +193,11 @@ class Database:
                     raise CommitOutcomeUnknown() from exc
                 raise
         finally:
-            conn.info.pop(_IMMEDIATE, None)
+            # Reading ``info`` of an invalidated connection would reconnect (and, while the
+            # server is down, replace the 503 with the reconnect's error); a dead connection's
+            # info is discarded with it anyway.
+            if not conn.invalidated:
+                conn.info.pop(_IMMEDIATE, None)
             conn.close()
 
     def write(self):

@@ -7,6 +7,7 @@ parameter, and ``fields[0]=x`` is the dict ``{"0": "x"}`` because ``fields`` is 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -16,6 +17,7 @@ import orjson
 
 from taskforce.errors import InvalidParameter
 from taskforce.ids import is_ascii_number
+from taskforce.json_values import MAX_JSON_DEPTH, check_values
 from taskforce.task_types.base import Kind
 
 _BRACKETS = re.compile(r"\[([^\[\]]*)\]")
@@ -25,12 +27,39 @@ _FALSE = frozenset({"false", "0", "off", "no"})
 MAX_DEPTH = 8
 
 
+def _loads(raw: bytes | str) -> Any:
+    """orjson's reading, except that integers it would turn into floats are kept as written
+    (Python ints), so ``check_values`` can refuse them rather than store a changed number."""
+    data = orjson.loads(raw)
+    if type(data) in (dict, list) and _has_rounded_integer(data):
+        # Rare, so the standard library's slower but exact reading is paid only here.
+        data = json.loads(raw)
+    return data
+
+
+def _has_rounded_integer(value: Any) -> bool:
+    """Whether orjson read an integer as a float. Not looked for past MAX_JSON_DEPTH: such a
+    value is refused anyway, and the standard library's reader recurses."""
+    stack = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return False
+        for child in (node.values() if type(node) is dict else node):
+            kind = type(child)
+            if kind is dict or kind is list:
+                stack.append((child, depth + 1))
+            elif kind is float and (child >= 2**63 or child <= -(2**63)) and child.is_integer():
+                return True
+    return False
+
+
 def parse_json(body: bytes) -> dict[str, Any]:
     if not body.strip():
         return {}
     try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        data = _loads(body)
+    except (orjson.JSONDecodeError, json.JSONDecodeError) as exc:
         raise InvalidParameter("body", f"is not valid JSON ({exc.msg})") from None
     if not isinstance(data, dict):
         raise InvalidParameter("body", "must be a JSON object")
@@ -112,6 +141,10 @@ def decode_pairs(pairs: list[tuple[str, str]], kinds: Mapping[str, Kind]) -> dic
         elif kind in ("dict", "object"):
             if not path:
                 dicts[base] = _json_object_or_text(value)
+                try:
+                    check_values({base: dicts[base]})  # before _listify walks it recursively
+                except InvalidParameter as exc:
+                    errors.append(exc)
                 continue
             current = dicts.setdefault(base, {})
             if not isinstance(current, dict):
@@ -148,8 +181,8 @@ def _json_object_or_text(value: str) -> Any:
     stripped = value.strip()
     if stripped.startswith("{"):
         try:
-            parsed = orjson.loads(stripped)
-        except orjson.JSONDecodeError:
+            parsed = _loads(stripped)
+        except (orjson.JSONDecodeError, json.JSONDecodeError):
             return value
         return parsed
     return value

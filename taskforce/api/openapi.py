@@ -13,7 +13,7 @@ from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 
 from taskforce.task_types import REGISTRY
-from taskforce.task_types.base import TaskType
+from taskforce.task_types.base import HTTP_URL_SCHEMA, TaskType
 from taskforce.tasks.status import Status, Urgency
 
 #: Swagger UI's assets, served from the pinned ``fastapi-offline`` wheel (Swagger UI 5, which
@@ -98,11 +98,35 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"description": text[code], **_json(ERROR_SCHEMA)} for code in codes}
 
 
+def _cross_parameter_rules(schema: dict[str, Any]) -> None:
+    """What the models check across parameters, where JSON Schema can say it too: attachments
+    are http(s) URLs unless attachment_type is text; a comparison needs choices or fields."""
+    props = schema["properties"]
+    rules = []
+    if "attachment_type" in props:
+        urls: dict[str, Any] = {}
+        if "attachment" in props:
+            urls["attachment"] = HTTP_URL_SCHEMA
+        if "attachments" in props:
+            urls["attachments"] = {"items": HTTP_URL_SCHEMA}
+        rules.append({"if": {"properties": {"attachment_type": {"const": "text"}},
+                             "required": ["attachment_type"]},
+                      "else": {"properties": urls}})
+    if "choices" in props and "fields" in props and "choices" not in schema.get("required", []):
+        rules.append({"anyOf": [
+            {"required": ["choices"], "properties": {"choices": {"type": "array"}}},
+            {"required": ["fields"], "properties": {"fields": {"type": "object", "minProperties": 1}}},
+        ]})
+    if rules:
+        schema["allOf"] = rules
+
+
 def create_operation(task_type: TaskType, alias_of: str | None = None) -> dict[str, Any]:
     schema = task_type.params_model.model_json_schema()
     if "$defs" in schema:  # pragma: no cover - guards the inlining below
         raise RuntimeError("params models must not need $defs")
     schema.pop("title", None)
+    _cross_parameter_rules(schema)
     return {
         "summary": f"Create a {task_type.name} task" + (f" (same as /v1/task/{alias_of})" if alias_of else ""),
         "description": task_type.summary + " Accepts JSON or a url-encoded form "
@@ -144,7 +168,7 @@ def cancel_operation() -> dict[str, Any]:
 def list_operation() -> dict[str, Any]:
     params = [
         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 100}},
-        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
+        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 1_000_000, "default": 0}},
         {"name": "next_token", "in": "query", "schema": {"type": "string"},
          "description": "The `next_token` of the previous page."},
         {"name": "status", "in": "query", "schema": {"type": "string", "enum": _enums()["status"]}},

@@ -15,13 +15,12 @@ import math
 import re
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from starlette.responses import Response
 
-from taskforce import customers, ids, request_log, signals
+from taskforce import customers, ids, json_values, request_log, signals
 from taskforce.api import bodies
 from taskforce.api.errors import error_response, too_many_requests, unauthorized
 from taskforce.app_state import AppState
@@ -50,7 +49,7 @@ _DRAIN_LIMIT = 16 * 1024 * 1024
 
 
 def json_response(data: Any, status_code: int = 200) -> Response:
-    return Response(orjson.dumps(data), status_code=status_code, media_type="application/json")
+    return Response(json_values.dumps(data), status_code=status_code, media_type="application/json")
 
 
 async def _drain(request: Request) -> None:

@@ -38,7 +38,7 @@ from taskforce.callbacks import backoff, http, reporting, signing
 from taskforce.callbacks.address_policy import parse_networks
 from taskforce.clock import now_ms
 from taskforce.config import Settings
-from taskforce.db import Database
+from taskforce.db import Database, is_disconnect
 from taskforce.models import customers, deliveries, delivery_attempts, tasks
 from taskforce.signals import Signals
 
@@ -96,16 +96,37 @@ def claim_due(conn: Connection, *, now: int, limit: int, lease_ms: int,
         return []
     token = now + lease_ms
     conn.execute(update(deliveries).where(deliveries.c.id.in_(ids)).values(next_attempt_at=token))
-    rows = conn.execute(
-        select(deliveries.c.id, deliveries.c.task_id, deliveries.c.webhook_id, deliveries.c.url,
-               deliveries.c.body, deliveries.c.attempts, deliveries.c.created_at,
-               customers.c.callback_auth_key,
-               customers.c.signing_secret, customers.c.previous_signing_secret,
-               customers.c.previous_secret_expires_at)
-        .join(customers, customers.c.id == deliveries.c.customer_id)
-        .where(deliveries.c.id.in_(ids))
-        .order_by(deliveries.c.id)
-    ).mappings()
+    try:
+        with conn.begin_nested():
+            return _claims(conn, ids, token)
+    except Exception as exc:  # noqa: BLE001 - one unreadable row must not stop every delivery
+        if is_disconnect(exc):
+            raise
+    # Row by row, setting aside what cannot be read, so the rest still go out.
+    claims = []
+    for delivery_id in ids:
+        try:
+            with conn.begin_nested():
+                claims += _claims(conn, [delivery_id], token)
+        except Exception as exc:  # noqa: BLE001
+            if is_disconnect(exc):
+                raise
+            set_aside(conn, delivery_id, exc, now=now)
+    return claims
+
+
+_CLAIMED = (
+    select(deliveries.c.id, deliveries.c.task_id, deliveries.c.webhook_id, deliveries.c.url,
+           deliveries.c.body, deliveries.c.attempts, deliveries.c.created_at,
+           customers.c.callback_auth_key,
+           customers.c.signing_secret, customers.c.previous_signing_secret,
+           customers.c.previous_secret_expires_at)
+    .join(customers, customers.c.id == deliveries.c.customer_id)
+)
+
+
+def _claims(conn: Connection, ids: list[int], token: int) -> list[Claim]:
+    rows = conn.execute(_CLAIMED.where(deliveries.c.id.in_(ids)).order_by(deliveries.c.id)).mappings()
     return [
         Claim(
             id=r["id"], task_id=r["task_id"], webhook_id=r["webhook_id"], url=r["url"],
@@ -116,6 +137,34 @@ def claim_due(conn: Connection, *, now: int, limit: int, lease_ms: int,
         )
         for r in rows
     ]
+
+
+#: ``last_error`` of a delivery the dispatcher set aside (operators list them by it).
+SET_ASIDE_PREFIX = "set aside: "
+
+
+def set_aside(conn: Connection, delivery_id: int, exc: BaseException, *, now: int) -> None:
+    """Give up on a delivery the dispatcher cannot process (its row cannot be read, or its
+    attempt cannot be recorded), so it is not claimed again every second; logged once."""
+    # The first line only: a database error goes on with the statement and its parameters.
+    first = (str(exc).strip().splitlines() or [""])[0]
+    reason = f"{exc.__class__.__name__}: {first}".replace("\x00", "")[:500]
+    log.error("callback dispatcher set aside delivery %s, which it cannot process: %s",
+              delivery_id, reason)
+    conn.execute(update(deliveries).where(deliveries.c.id == delivery_id, _PENDING)
+                 .values(status="failed", next_attempt_at=now,
+                         last_error=SET_ASIDE_PREFIX + "the dispatcher could not process it "
+                                                       f"({reason})"))
+
+
+def set_aside_deliveries(conn: Connection) -> list[dict[str, Any]]:
+    """Deliveries the dispatcher set aside (for operators)."""
+    return [dict(r) for r in conn.execute(
+        select(deliveries.c.id, deliveries.c.task_id, deliveries.c.customer_id,
+               deliveries.c.created_at, deliveries.c.last_error)
+        .where(deliveries.c.status == "failed",
+               deliveries.c.last_error.startswith(SET_ASIDE_PREFIX, autoescape=True))
+        .order_by(deliveries.c.id)).mappings()]
 
 
 # Statements built once: per result only parameters change (building them per call cost more
@@ -289,12 +338,35 @@ class Dispatcher:
         # Runs on a worker thread: everything it needs is passed in, nothing shared is read.
         with self.db.write() as conn:
             now = self.clock()
-            statuses = record_many(conn, results, now=now, max_attempts=self.max_attempts,
-                                   rng=self.rng)
+            try:
+                with conn.begin_nested():
+                    statuses = record_many(conn, results, now=now, max_attempts=self.max_attempts,
+                                           rng=self.rng)
+            except Exception as exc:  # noqa: BLE001 - one result that cannot be written
+                if is_disconnect(exc):
+                    raise
+                statuses = self._record_one_by_one(conn, results, now)
             claims = claim_due(conn, now=now, limit=free, lease_ms=self.lease_ms, exclude=exclude)
             due = next_due(conn)
         reporting.recorded(results, statuses, now=now)  # once saved
         return claims, due
+
+    def _record_one_by_one(self, conn: Connection, results: list[Result], now: int) -> list[str]:
+        """Each result in its own savepoint; a delivery whose result cannot be written is set
+        aside, so it does not block the others' results (and claims) every second. Returns the
+        statuses as ``record_many`` does (a set-aside delivery has ``failed``)."""
+        statuses: list[str] = []
+        for result in results:
+            try:
+                with conn.begin_nested():
+                    statuses += record_many(conn, [result], now=now, max_attempts=self.max_attempts,
+                                            rng=self.rng)
+            except Exception as exc:  # noqa: BLE001
+                if is_disconnect(exc):
+                    raise
+                set_aside(conn, result.claim.id, exc, now=now)
+                statuses.append("failed")
+        return statuses
 
     def wake(self) -> None:
         if self._wake is not None:

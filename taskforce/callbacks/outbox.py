@@ -7,11 +7,10 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
 from sqlalchemy import insert
 from sqlalchemy.engine import Connection
 
-from taskforce import pg_wakeups, signals
+from taskforce import json_values, pg_wakeups, signals
 from taskforce.models import deliveries
 from taskforce.tasks.representation import task_object
 
@@ -19,7 +18,7 @@ from taskforce.tasks.representation import task_object
 def callback_body(task: Mapping[str, Any]) -> bytes:
     """The seed's callback payload: the task object, its response and its id."""
     obj = task_object(task)
-    return orjson.dumps({"task": obj, "response": obj.get("response"), "task_id": obj["task_id"]})
+    return json_values.dumps({"task": obj, "response": obj.get("response"), "task_id": obj["task_id"]})
 
 
 def new_webhook_id() -> str:

@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, ValidationError, WithJsonSchema
 
 from taskforce.errors import InvalidParameter
+from taskforce.json_values import check_values
 from taskforce.task_types.answers import Answer, Combined, Skills, combine_single
 from taskforce.task_types.forms import FormLike, raw_form_values
 from taskforce.tasks.status import Urgency
@@ -65,14 +66,30 @@ def _http_url(value: str) -> str:
     return value
 
 
-Str = Annotated[StrictStr, AfterValidator(_no_nul)]
-NonEmptyStr = Annotated[StrictStr, AfterValidator(_no_nul), AfterValidator(_not_blank)]
-HttpUrl = Annotated[StrictStr, AfterValidator(_no_nul), AfterValidator(_http_url)]
+# What /openapi.json says of each kind of string: what the validators above enforce, as far as
+# JSON Schema can say it (a client validating against the schema must not be told a value is
+# fine that the API refuses).
+_NO_NUL = "^[^\\u0000]*$"
+_NOT_BLANK = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
+_HTTP_URL = ("^[Hh][Tt][Tt][Pp][Ss]?://([^\\s\\u0000/?#@]*@)?"  # scheme, user
+             "([^\\s\\u0000/?#@:\\[\\]]+|\\[[0-9A-Fa-f:.]+\\])"  # a host (an IPv6 one bracketed)
+             "(:[0-9]{0,5})?([/?#][^\\s\\u0000]*)?$")
+STR_SCHEMA = {"type": "string", "pattern": _NO_NUL}
+NON_EMPTY_SCHEMA = {"type": "string", "minLength": 1, "pattern": _NOT_BLANK}
+HTTP_URL_SCHEMA = {"type": "string", "format": "uri", "pattern": _HTTP_URL}
+
+Str = Annotated[StrictStr, AfterValidator(_no_nul), WithJsonSchema(STR_SCHEMA)]
+NonEmptyStr = Annotated[StrictStr, AfterValidator(_no_nul), AfterValidator(_not_blank),
+                        WithJsonSchema(NON_EMPTY_SCHEMA)]
+HttpUrl = Annotated[StrictStr, AfterValidator(_no_nul), AfterValidator(_http_url),
+                    WithJsonSchema(HTTP_URL_SCHEMA)]
 AttachmentType = Literal["text", "image", "video", "audio", "website", "pdf"]
-FieldMap = dict[NonEmptyStr, Str]
+FieldMap = Annotated[dict[NonEmptyStr, Str], WithJsonSchema(
+    {"type": "object", "propertyNames": NON_EMPTY_SCHEMA, "additionalProperties": STR_SCHEMA})]
 #: Fits the 200-character project/batch/unique_id columns on both backends.
 Label = Annotated[StrictStr, AfterValidator(_no_nul), AfterValidator(_not_blank),
-                  AfterValidator(_at_most_200), Field(max_length=200)]
+                  AfterValidator(_at_most_200), Field(max_length=200),
+                  WithJsonSchema({**NON_EMPTY_SCHEMA, "maxLength": 200})]
 
 
 class CreateParams(BaseModel):
@@ -239,6 +256,7 @@ class TaskType:
         return f"{TEMPLATE_PREFIX}{self.name}/response.html"
 
     def parse(self, data: Mapping[str, Any]) -> CreateParams:
+        check_values({name: value for name, value in data.items() if name in self.kinds})
         try:
             return self.params_model.model_validate(data)
         except ValidationError as exc:

@@ -53,6 +53,10 @@ def decode_token(token: str) -> tuple[int, str]:
         # Only what task ids are made of: never a NUL or other text PostgreSQL would refuse.
         if len(task_id) != 24 or task_id.strip("0123456789abcdef"):
             raise ValueError
+        # Digits only, and a time a BIGINT column can be compared with (beyond it both drivers
+        # raise rather than answer "no rows").
+        if not created.isascii() or not created.isdigit() or int(created) >= 2**63:
+            raise ValueError
         return int(created), task_id
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidParameter("next_token", "is not a token this API returned") from None

@@ -15,13 +15,13 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from sqlalchemy import and_, func, literal_column, select, true
+from sqlalchemy import and_, func, literal_column, select, true, update
 from sqlalchemy.engine import Connection
 
 from taskforce import signals as signal_topics
 from taskforce.clock import now_ms
-from taskforce.db import Database
-from taskforce.errors import TaskforceError
+from taskforce.db import Database, is_disconnect
+from taskforce.errors import LeaseLost, NotFound
 from taskforce.models import tasks
 from taskforce.request_log import log_event
 from taskforce.signals import Signals
@@ -31,6 +31,9 @@ from taskforce.tasks import service
 log = logging.getLogger(__name__)
 
 BATCH = 200
+#: Written into a test task's (otherwise unused: people never claim test tasks) lease token
+#: when the simulated worker cannot complete it, so it is not tried again every second.
+SET_ASIDE = "set-aside"
 
 
 def _pending_test():
@@ -39,31 +42,58 @@ def _pending_test():
     return and_(tasks.c.status == literal_column("'pending'"), tasks.c.is_test == true())
 
 
+def _waiting():
+    """Pending test tasks the simulated worker has not set aside."""
+    return and_(_pending_test(), tasks.c.lease_token.is_(None))
+
+
+def set_aside(conn: Connection) -> list[dict]:
+    """The pending test tasks the simulated worker could not complete (for operators)."""
+    return [dict(r) for r in conn.execute(
+        select(tasks.c.id, tasks.c.customer_id, tasks.c.type, tasks.c.created_at)
+        .where(_pending_test(), tasks.c.lease_token == SET_ASIDE)
+        .order_by(tasks.c.created_at)).mappings()]
+
+
 def complete_due(conn: Connection, *, now: int, delay_ms: int, limit: int = BATCH) -> list[str]:
     """Complete the test tasks created at least ``delay_ms`` ago; returns their ids."""
     query = (
-        select(tasks.c.id, tasks.c.type, tasks.c.params)
-        .where(_pending_test(), tasks.c.created_at <= now - delay_ms)
+        select(tasks.c.id)
+        .where(_waiting(), tasks.c.created_at <= now - delay_ms)
         .order_by(tasks.c.created_at)
         .limit(limit)
     )
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     done = []
-    for row in conn.execute(query).all():
+    for task_id in conn.execute(query).scalars().all():
+        # Each task in a savepoint: one that cannot be completed (its stored data cannot be
+        # read, answered or written into a callback) is set aside, and the rest carry on.
+        savepoint = conn.begin_nested()
         try:
-            answer = REGISTRY.get(row.type).simulated_response(row.id, row.params)
-            service.complete(conn, row.id, answer, worker_id=None, lease_token=None, now=now)
-        except (TaskforceError, KeyError) as exc:
-            # Canceled meanwhile, or a type whose simulated answer does not validate (a bug).
-            log.warning("simulated worker could not complete test task %s: %s", row.id, exc)
+            row = conn.execute(select(tasks.c.type, tasks.c.params).where(tasks.c.id == task_id)).one()
+            answer = REGISTRY.get(row.type).simulated_response(task_id, row.params)
+            service.complete(conn, task_id, answer, worker_id=None, lease_token=None, now=now)
+        except Exception as exc:
+            if savepoint.is_active:
+                savepoint.rollback()
+            if is_disconnect(exc):
+                raise
+            if isinstance(exc, (LeaseLost, NotFound)):
+                continue  # canceled meanwhile
+            # The first line only: a database error goes on with the statement and its parameters.
+            log.error("simulated worker set aside test task %s, which it cannot complete: %s: %s",
+                      task_id, exc.__class__.__name__, (str(exc).strip().splitlines() or [""])[0])
+            conn.execute(update(tasks).where(tasks.c.id == task_id, _pending_test())
+                         .values(lease_token=SET_ASIDE))
             continue
-        done.append(row.id)
+        savepoint.commit()
+        done.append(task_id)
     return done
 
 
 def oldest_pending(conn: Connection) -> int | None:
-    return conn.execute(select(func.min(tasks.c.created_at)).where(_pending_test())).scalar()
+    return conn.execute(select(func.min(tasks.c.created_at)).where(_waiting())).scalar()
 
 
 class SimulatedWorker:

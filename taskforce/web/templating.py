@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,10 @@ def _csrf_field(context: Any) -> Markup:
 
 
 templates.env.globals["csrf_field"] = _csrf_field
+# A customer's JSON as they wrote it: keys in their order, any script as itself (Jinja's tojson
+# sorts keys and writes \u0645 and \u003c, being made for <script> blocks). Autoescaping makes
+# the text safe in HTML.
+templates.env.filters["as_written"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False)
 templates.env.filters["when"] = lambda ms: (format_ms(ms) or "")[:19].replace("T", " ") if ms else ""
 
 

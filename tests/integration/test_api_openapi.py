@@ -155,3 +155,48 @@ def _spec(server) -> dict:
 
     with urllib.request.urlopen(f"{server.url}/openapi.json", timeout=10) as r:
         return json.load(r)
+
+
+#: Refusals JSON Schema cannot state: a phone number's validity (libphonenumber decides), and
+#: that category_ids' values are among the categories.
+CROSS_PARAMETER = {("phonecall", "phone_number"), ("categorization", "category_ids[2]"),
+                   ("categorization", "category_ids")}
+
+
+def test_the_schema_refuses_what_the_api_refuses(app):
+    """Issue 13, item 6: a body valid by /openapi.json but refused by the API (an empty
+    callback_url was) misleads every client that validates before sending."""
+    from jsonschema import Draft202012Validator
+
+    from tests.integration.test_api_validation import CASES, DROP, ENDPOINT, _body
+
+    spec = app.openapi()
+
+    def validator(type_name):
+        op = spec["paths"][f"/v1/task/{ENDPOINT[type_name]}"]["post"]
+        return Draft202012Validator(op["requestBody"]["content"]["application/json"]["schema"],
+                                    format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+    for type_name, body in VALID_PARAMS.items():
+        assert not list(validator(type_name).iter_errors(body)), type_name
+    extra = [(t, {"callback_url": ""}, "callback_url") for t in ENDPOINT] + [
+        (t, {name: value}, name) for t in ENDPOINT
+        for name, value in [("callback_url", "http://exa mple.com/"), ("callback_url", "http://:80/"),
+                            ("instruction", "   "), ("instruction", "a\x00b"), ("project", " "),
+                            ("unique_id", "x\x00")]]
+    slipped = [(t, changes, param) for t, changes, param in CASES + extra
+               if (t, param) not in CROSS_PARAMETER and validator(t).is_valid(_body(t, changes))]
+    assert not slipped, "\n".join(map(repr, slipped))
+    # And what the API accepts, the schema accepts.
+    for url in ("HTTPS://example.com", "http://[::1]:8080/cb?x=1#f", "http://user:pw@example.com/"):
+        assert validator("categorization").is_valid({**VALID_PARAMS["categorization"], "callback_url": url}), url
+    for type_name, changes in [
+            ("comparison", {"attachment_type": "text", "attachments": ["first text", "second", "third"]}),
+            ("comparison", {"choices": DROP, "fields": {"why": "Why?"}}),
+            ("categorization", {"attachment_type": "text", "attachment": "plain text"}),
+            ("phonecall", {"attachment_type": "text", "attachment": "notes"})]:
+        assert validator(type_name).is_valid(_body(type_name, changes)), (type_name, changes)
+    # The list's bounds too.
+    listing = {p["name"]: p["schema"] for p in spec["paths"]["/v1/tasks"]["get"]["parameters"]}
+    assert (listing["limit"]["minimum"], listing["limit"]["maximum"]) == (1, 100)
+    assert (listing["offset"]["minimum"], listing["offset"]["maximum"]) == (0, 1_000_000)

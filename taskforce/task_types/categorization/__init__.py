@@ -30,7 +30,8 @@ class CategorizationParams(CreateParams):
 
     attachment_type: AttachmentType = Field(description="What the attachment is.")
     attachment: NonEmptyStr = Field(description="Plaintext, or an http(s) URL to the attachment.")
-    categories: list[NonEmptyStr] = Field(min_length=1, description="The categories to choose from.")
+    categories: list[NonEmptyStr] = Field(min_length=1, description="The categories to choose from.",
+                                          json_schema_extra={"uniqueItems": True})
     category_ids: dict[NonEmptyStr, Str] | None = Field(
         None, description="Optional ids: keys are ids, values are categories."
     )

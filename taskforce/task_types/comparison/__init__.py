@@ -28,8 +28,10 @@ class ComparisonParams(CreateParams):
     PARAMS: ClassVar[tuple[str, ...]] = ("attachment_type", "attachments", "choices", "fields")
 
     attachment_type: AttachmentType
-    attachments: list[NonEmptyStr] = Field(description="At least two attachments to compare.")
-    choices: list[NonEmptyStr] | None = Field(None, description="Choices offered to the worker.")
+    attachments: list[NonEmptyStr] = Field(description="At least two attachments to compare.",
+                                           json_schema_extra={"minItems": 2})
+    choices: list[NonEmptyStr] | None = Field(None, description="Choices offered to the worker.",
+                                              json_schema_extra={"minItems": 1, "uniqueItems": True})
     fields: FieldMap | None = Field(None, description="Free-text fields to fill.")
 
     @field_validator("attachments")

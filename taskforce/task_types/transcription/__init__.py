@@ -38,7 +38,8 @@ class TranscriptionParams(CreateParams):
 
     attachment_type: AttachmentType
     attachment: NonEmptyStr
-    fields: FieldMap = Field(description="Keys to return, with the description shown to workers.")
+    fields: FieldMap = Field(description="Keys to return, with the description shown to workers.",
+                             json_schema_extra={"minProperties": 1})
     row_fields: FieldMap | None = Field(None, description="Fields transcribed once per row.")
     repeatable_fields: FieldMap | None = Field(
         None, description="The later name of row_fields (scaleapi 0.1.10 sends it); give one of the two."
