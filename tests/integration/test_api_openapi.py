@@ -168,12 +168,13 @@ def test_the_schema_refuses_what_the_api_refuses(app):
     callback_url was) misleads every client that validates before sending."""
     from jsonschema import Draft202012Validator
 
+    from taskforce.task_types import REGISTRY
     from tests.integration.test_api_validation import CASES, DROP, ENDPOINT, _body
 
     spec = app.openapi()
 
     def validator(type_name):
-        op = spec["paths"][f"/v1/task/{ENDPOINT[type_name]}"]["post"]
+        op = spec["paths"][f"/v1/task/{REGISTRY.get(type_name).endpoints[0]}"]["post"]
         return Draft202012Validator(op["requestBody"]["content"]["application/json"]["schema"],
                                     format_checker=Draft202012Validator.FORMAT_CHECKER)
 
