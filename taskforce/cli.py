@@ -298,15 +298,21 @@ def keys_create(
     customer: str,
     live: bool = typer.Option(False, "--live", help="A live key (tasks go to people)."),
     test: bool = typer.Option(False, "--test", help="A test key (a simulated worker answers)."),
+    name: str = typer.Option("", "--name", help="A label for the key, shown in the key list."),
 ) -> None:
     """Create an API key; it is printed once and stored only as a hash."""
     from taskforce import customers
+    from taskforce.errors import InvalidParameter
 
     if live == test:
         raise typer.BadParameter("say exactly one of --live or --test")
+    try:
+        key_name = customers.key_name(name)
+    except InvalidParameter as exc:
+        raise typer.BadParameter(exc.problem, param_hint="--name") from None
     with _db(load_settings()).write() as conn:
         row = customers.find_customer(conn, customer)
-        key = customers.create_api_key(conn, row["id"], "live" if live else "test")
+        key = customers.create_api_key(conn, row["id"], "live" if live else "test", name=key_name)
     typer.echo(key)
 
 

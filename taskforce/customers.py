@@ -11,8 +11,9 @@ from sqlalchemy.engine import Connection
 
 from taskforce import ids
 from taskforce.clock import now_ms
-from taskforce.errors import NotFound, Unauthorized
+from taskforce.errors import InvalidParameter, NotFound, Unauthorized
 from taskforce.models import api_keys, customers, tasks, users
+from taskforce.storable_text import is_storable
 from taskforce.tasks.status import Status
 
 MODES = ("live", "test")
@@ -91,18 +92,38 @@ def list_with_volume(conn: Connection, *, since: int, limit: int) -> list[dict[s
 def list_api_keys(conn: Connection, customer_id: int) -> list[dict[str, Any]]:
     """The customer's keys as the dashboard lists them (never the hash): live ones first, newest first."""
     rows = conn.execute(
-        select(api_keys.c.prefix, api_keys.c.last4, api_keys.c.mode, api_keys.c.created_at,
-               api_keys.c.last_used_at, api_keys.c.revoked_at)
+        select(api_keys.c.prefix, api_keys.c.last4, api_keys.c.mode, api_keys.c.name,
+               api_keys.c.created_at, api_keys.c.last_used_at, api_keys.c.revoked_at)
         .where(api_keys.c.customer_id == customer_id)
         .order_by(api_keys.c.revoked_at.is_not(None), api_keys.c.created_at.desc(), api_keys.c.id.desc())
     ).mappings()
     return [dict(r) for r in rows]
 
 
-def create_api_key(conn: Connection, customer_id: int, mode: str, *, now: int | None = None) -> str:
-    """Mint a key; returns it in full (the only time it exists in clear)."""
+#: Longest key name (the column's width).
+MAX_KEY_NAME = 100
+
+
+def key_name(raw: str | None) -> str | None:
+    """A key's name as stored: trimmed, None when blank; ``InvalidParameter`` when too long or
+    holding characters no column can store (a name is the customer's label, shown in lists)."""
+    name = (raw or "").strip()
+    if not name:
+        return None
+    if len(name) > MAX_KEY_NAME:
+        raise InvalidParameter("name", f"must be at most {MAX_KEY_NAME} characters")
+    if not is_storable(name) or any(ch < " " for ch in name):
+        raise InvalidParameter("name", "must not contain control characters")
+    return name
+
+
+def create_api_key(conn: Connection, customer_id: int, mode: str, *, name: str | None = None,
+                   now: int | None = None) -> str:
+    """Mint a key; returns it in full (the only time it exists in clear). ``name`` is the
+    customer's optional label for it (checked by ``key_name``)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
+    name = key_name(name)
     key = ids.new_api_key(mode)
     conn.execute(
         insert(api_keys).values(
@@ -111,6 +132,7 @@ def create_api_key(conn: Connection, customer_id: int, mode: str, *, now: int | 
             prefix=ids.api_key_prefix(key),
             key_hash=ids.hash_api_key(key),
             last4=key[-4:],
+            name=name,
             created_at=now if now is not None else now_ms(),
         )
     )

@@ -62,6 +62,8 @@ api_keys = Table(
     Column("created_at", Millis, nullable=False),
     Column("last_used_at", Millis),
     Column("revoked_at", Millis),
+    #: The customer's own label for the key ("CI", "staging"), shown in lists; optional.
+    Column("name", String(100)),
 )
 
 users = Table(
@@ -196,6 +198,11 @@ task_skips = Table(
     Column("task_id", String(24), ForeignKey("tasks.id"), primary_key=True),
     Column("worker_id", Integer, ForeignKey("users.id"), primary_key=True),
     Column("skipped_at", Millis, nullable=False),
+    #: Why, in the worker's words (skip.py: a reason from the list, ": " and a note); operators see it.
+    Column("reason", String(600)),
+    # The operator's "skips with a reason", newest first; plain skips are not indexed.
+    Index("ix_task_skips_reasons", "skipped_at", sqlite_where=text("reason IS NOT NULL"),
+          postgresql_where=text("reason IS NOT NULL")),
 )
 
 #: One row per lease handed out: the history behind the operator's per-worker figures.

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, ValidationError, WithJsonSchema
 
 from taskforce.errors import InvalidParameter
+from taskforce.task_types import worker_labels
 from taskforce.json_values import check_values
 from taskforce.task_types.answers import Answer, Combined, Skills, combine_single
 from taskforce.task_types.forms import FormLike, raw_form_values
@@ -235,6 +236,10 @@ class TaskType:
     scripts: tuple[str, ...] = ()
     stylesheets: tuple[str, ...] = ()
     summary: str = ""
+    #: ``answer_label(params, param)``: what the worker's page calls an answer's parameter path
+    #: (``fields[title]`` → the field's description); None falls back to
+    #: ``worker_labels.answer_label``. See ``worker_message``.
+    answer_label: Callable[[Mapping[str, Any], str], str | None] | None = None
     kinds: dict[str, Kind] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -242,6 +247,16 @@ class TaskType:
         for file in (*PARTIALS, *self.scripts, *self.stylesheets):
             if "/" in file or "\\" in file or file.startswith(".") or not (self.templates / file).is_file():
                 raise ValueError(f"task type {self.name!r} has no {file} in {self.templates}")
+
+    def worker_message(self, params: Mapping[str, Any], exc: InvalidParameter) -> str:
+        """``exc`` (raised by ``validate_response``) in the worker's words: the parameter named
+        as the page shows it, not by the customer's key, which the API's message keeps."""
+        label = None
+        if self.answer_label is not None:
+            label = self.answer_label(params, exc.param)
+        if label is None:
+            label = worker_labels.answer_label(params, exc.param)
+        return worker_labels.worker_message(label, exc.problem) if label else exc.message
 
     def asset_url(self, file: str) -> str:
         """Where the web app serves one of ``scripts`` or ``stylesheets``."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection
 
 from taskforce.errors import InvalidParameter
+from taskforce.ids import is_task_id
 from taskforce.models import task_counts, tasks
 from taskforce.tasks.representation import TASK_COLUMNS
 
@@ -133,3 +135,82 @@ def list_page(
     token = encode_token(rows[-1]["created_at"], rows[-1]["id"]) if has_more and rows else None
     total = count(conn, f) if with_total else None
     return Page(rows, total, limit, offset, has_more, token)
+
+
+# -- the dashboard's search box -------------------------------------------------------------------
+
+#: How many of the customer's newest tasks (in the chosen mode) a metadata search reads: the
+#: search costs the same at a thousand tasks and at a million (no index covers metadata values).
+METADATA_SCAN = 10_000
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    rows: list[dict[str, Any]]
+    #: How many tasks the metadata search read, and whether it stopped at ``METADATA_SCAN``
+    #: (older tasks were not looked at).
+    scanned: int
+    scan_capped: bool
+
+
+def _json_text(value: Any) -> str | None:
+    """A top-level metadata value as the search box compares it: strings as they are, numbers,
+    booleans and null as JSON writes them; objects and arrays are not searched."""
+    if isinstance(value, str):
+        return value
+    if value is None or isinstance(value, bool | int | float):
+        return json.dumps(value)
+    return None
+
+
+def metadata_matches(metadata: Any, text: str) -> bool:
+    """``key=value`` matches a task whose top-level ``key`` holds ``value``; any text also matches
+    a task with a top-level value equal to all of it (so a value holding "=" is found too)."""
+    if not isinstance(metadata, dict):
+        return False
+    key, sep, value = text.partition("=")
+    if sep and key.strip() in metadata and _json_text(metadata[key.strip()]) == value.strip():
+        return True
+    return any(_json_text(v) == text for v in metadata.values())
+
+
+def search(conn: Connection, customer_id: int, is_test: bool, text: str, *, limit: int = 50,
+           scan: int = METADATA_SCAN) -> SearchResult:
+    """The customer's tasks whose id or ``unique_id`` is ``text`` (either mode: an id names one
+    task wherever it is), then those in this mode whose metadata matches (``metadata_matches``),
+    newest first, reading at most ``scan`` of the newest tasks. The id and unique_id look-ups use
+    the primary key and ``uq_tasks_unique_id``."""
+    text = text.strip()
+    found: list[str] = []
+    if not text:
+        return SearchResult([], 0, False)
+    if is_task_id(text):
+        found += conn.execute(select(tasks.c.id).where(tasks.c.id == text,
+                                                       tasks.c.customer_id == customer_id)).scalars()
+    if len(text) <= 200:
+        found += conn.execute(
+            select(tasks.c.id).where(tasks.c.customer_id == customer_id,
+                                     tasks.c.is_test.in_([False, True]), tasks.c.unique_id == text)
+            .order_by(tasks.c.is_test == is_test)  # this mode's first
+        ).scalars()
+    scanned = 0
+    result = conn.execute(
+        select(tasks.c.id, tasks.c.metadata)
+        .where(tasks.c.customer_id == customer_id, tasks.c.is_test == is_test)
+        .order_by(tasks.c.created_at.desc(), tasks.c.id.desc())
+        .limit(scan)
+    )
+    for task_id, metadata in result:
+        if len(found) >= limit:
+            break
+        scanned += 1
+        if task_id not in found and metadata_matches(metadata, text):
+            found.append(task_id)
+    result.close()
+    found = list(dict.fromkeys(found))[:limit]
+    if not found:
+        return SearchResult([], scanned, scanned >= scan)
+    by_id = {r["id"]: dict(r) for r in conn.execute(
+        select(*[tasks.c[name] for name in TASK_COLUMNS]).where(tasks.c.id.in_(found))
+    ).mappings()}
+    return SearchResult([by_id[i] for i in found if i in by_id], scanned, scanned >= scan)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    String,
     and_,
     bindparam,
     exists,
@@ -287,8 +288,9 @@ def _finish_assignment(conn: Connection, token: str, outcome: str, now: int) -> 
 
 
 def release(conn: Connection, task_id: str, worker_id: int, token: str, *, skip: bool,
-            now: int | None = None) -> None:
-    """Give the task back to the queue; with ``skip`` this worker is not offered it again."""
+            now: int | None = None, reason: str | None = None) -> None:
+    """Give the task back to the queue; with ``skip`` this worker is not offered it again, and
+    ``reason`` (the worker's, see web/skip_reasons.py) is kept with the skip for operators."""
     now = now if now is not None else now_ms()
     changed = conn.execute(
         update(tasks)
@@ -302,8 +304,8 @@ def release(conn: Connection, task_id: str, worker_id: int, token: str, *, skip:
         already = exists().where(task_skips.c.task_id == task_id, task_skips.c.worker_id == worker_id)
         conn.execute(
             insert(task_skips).from_select(
-                ["task_id", "worker_id", "skipped_at"],
-                select(tasks.c.id, literal(worker_id), literal(now))
+                ["task_id", "worker_id", "skipped_at", "reason"],
+                select(tasks.c.id, literal(worker_id), literal(now), literal(reason, String))
                 .where(tasks.c.id == task_id, ~already),
             )
         )

@@ -186,6 +186,9 @@ def _task_filter(customer_id: int, q: dict[str, str]) -> tuple[queries.TaskFilte
 def task_list(request: Request) -> Response:
     user = _customer_user(request)
     q = {k: v[:100] for k, v in request.query_params.items()}
+    search_text = request.query_params.get("q", "")[:200].strip()
+    if search_text:
+        return _search_page(request, user, q, search_text)
     task_filter, errors = _task_filter(user["customer_id"], q)
     token = q.get("next_token") or None
     with _state(request).db.read() as conn:
@@ -202,6 +205,17 @@ def task_list(request: Request) -> Response:
     return _page(request, "dashboard/tasks.html", page=page, q=q, errors=errors, next_url=next_url,
                  first_url=first_url, statuses=[s.value for s in Status],
                  types=list(REGISTRY.by_name), urgencies=[u.value for u in Urgency], section="tasks")
+
+
+def _search_page(request: Request, user: dict[str, Any], q: dict[str, str], text: str) -> Response:
+    """The search box: a task id, a unique_id, or a metadata value (``key=value`` or any top-level
+    value), in the customer's tasks only; see ``queries.search``. The other filters do not apply."""
+    with _state(request).db.read() as conn:
+        found = queries.search(conn, user["customer_id"], q.get("mode") == "test", text, limit=PAGE_SIZE)
+    return _page(request, "dashboard/tasks.html", page=found, q={**q, "q": text}, errors=[],
+                 next_url=None, first_url=None, search=found, scan_limit=queries.METADATA_SCAN,
+                 statuses=[s.value for s in Status], types=list(REGISTRY.by_name),
+                 urgencies=[u.value for u in Urgency], section="tasks")
 
 
 def _attempts(conn, task_id: str, customer_id: int) -> list[Any]:
@@ -288,10 +302,15 @@ async def keys_create(request: Request) -> Response:
     if mode not in customers.MODES:
         flash(request, "Choose live or test.", "error")
         return _redirect("/dashboard/keys")
+    try:
+        name = customers.key_name(text(form, "name", 10_000))
+    except InvalidParameter as exc:
+        flash(request, exc.message, "error")
+        return _redirect("/dashboard/keys")
 
     def create() -> Response:
         with _state(request).db.write() as conn:
-            key = customers.create_api_key(conn, user["customer_id"], mode)
+            key = customers.create_api_key(conn, user["customer_id"], mode, name=name)
             keys = customers.list_api_keys(conn, user["customer_id"])
         # Rendered straight into this response, never stored in the session cookie or a redirect:
         # this page is the only place the whole key ever appears.

@@ -17,7 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from taskforce import accounts
 from taskforce.clock import now_ms
 from taskforce.errors import Conflict, InvalidParameter, NotFound
-from taskforce.tasks import service
+from taskforce.tasks import service, skips
 from taskforce.ids import is_ascii_number, is_task_id
 from taskforce.web import sessions
 from taskforce.web.forms import csrf_ok, flash, page, read_form, text
@@ -153,6 +153,20 @@ def queue_page(request: Request) -> Response:
         lease["held_ms"] = now - lease["claimed_at"] if lease["claimed_at"] else None
     return _operator_page(request, "operator/queue.html", "Queue", depth=depth, oldest=oldest,
                           held=held, urgencies=URGENCIES, now=now)
+
+
+@router.get("/operator/skips")
+def skips_page(request: Request) -> Response:
+    """Why workers skipped: tasks whose attachment was flagged broken, recent skips with a reason,
+    and (``?task=<id>``) every skip of one task."""
+    sessions.require(request, "operator")
+    task_id = request.query_params.get("task", "")
+    task_id = task_id if is_task_id(task_id) else ""
+    with _state(request).db.read() as conn:
+        flagged = skips.flagged_attachments(conn)
+        recent = skips.recent(conn, task_id=task_id or None, limit=200 if task_id else 50)
+    return _operator_page(request, "operator/skips.html", "Skips", flagged=flagged, recent=recent,
+                          task_id=task_id)
 
 
 @router.post("/operator/queue/release")

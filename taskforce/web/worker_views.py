@@ -21,7 +21,7 @@ from taskforce.errors import InvalidParameter, LeaseLost, NotFound
 from taskforce.ids import is_task_id
 from taskforce.task_types import REGISTRY
 from taskforce.task_types.base import is_http_url
-from taskforce.tasks import service
+from taskforce.tasks import service, skips
 from taskforce.web import sessions, type_templates
 from taskforce.web.forms import csrf_ok, flash, page, read_form, text
 from taskforce.web.templating import templates
@@ -52,6 +52,7 @@ def _task_page(request: Request, task: dict[str, Any], *, error: str | None = No
         request, "work/task.html", status_code=status_code,
         task=task, task_type=task_type, params=params, error=error,
         values=task_type.form_values(params, form),
+        skip_reasons=skips.REASONS, skip_note_max=skips.MAX_NOTE,
         seconds_left=max(0, (task["lease_expires_at"] - now_ms()) // 1000),
     )
 
@@ -132,6 +133,7 @@ def _submit(request: Request, task_id: str, form: FormData) -> Response:
     if not is_task_id(task_id):
         return _claim_next(request, user["id"], "That task does not exist.")
     token = text(form, "lease", 100)
+    task_type = None
     try:
         with state.db.write() as conn:
             task = service.get(conn, task_id)
@@ -147,7 +149,9 @@ def _submit(request: Request, task_id: str, form: FormData) -> Response:
             held = service.held_task(conn, task_id, user["id"])
         if held is None:
             return _claim_next(request, user["id"], "That task is no longer yours.")
-        return _task_page(request, held, error=exc.message, form=form, status_code=400)
+        # The worker is told in the page's words ("Row 2, Name"), not the customer's keys.
+        message = task_type.worker_message(held["params"], exc) if task_type else exc.message
+        return _task_page(request, held, error=message, form=form, status_code=400)
     except LeaseLost as exc:
         return _claim_next(request, user["id"], exc.message)
     state.signals.publish(signals.TASK_COMPLETED)
@@ -165,8 +169,15 @@ async def skip(request: Request, task_id: str) -> Response:
             return RedirectResponse(_task_url(task_id), status_code=303)
         if not is_task_id(task_id):
             return _claim_next(request, user["id"], "That task does not exist.")
+        if text(form, "flag") == "attachment":
+            reason = skips.ATTACHMENT_BROKEN
+        else:
+            reason = skips.reason_text(text(form, "skip_reason", 50), text(form, "skip_note", 2000))
         with _state(request).db.write() as conn:
-            service.release(conn, task_id, user["id"], text(form, "lease", 100), skip=True)
+            service.release(conn, task_id, user["id"], text(form, "lease", 100), skip=True,
+                            reason=reason)
+        if reason == skips.ATTACHMENT_BROKEN:
+            flash(request, "Thanks: the attachment is flagged for the operators.", "ok")
         return _claim_next(request, user["id"])
 
     return await run_in_threadpool(act)

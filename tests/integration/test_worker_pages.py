@@ -120,13 +120,17 @@ def test_categorization_multiple_with_ids(client, factory, worker, db):
 
 
 BAD = [
-    ("categorization", {}, {}, "choose a category"),
-    ("categorization", {}, {"category": "7"}, "category"),
-    ("transcription", {}, {"field-0": "x"}, "fields[top_result]"),
+    ("categorization", {}, {}, "Category: choose a category"),
+    ("categorization", {}, {"category": "7"}, "Category: "),
+    # The worker is told the field's description, never the customer's key (issue 13, item 17).
+    ("transcription", {}, {"field-0": "x"}, "Title of the top result was not sent"),
+    ("transcription", {}, {"field-0": "x", "field-1": " "}, "Title of the top result is empty: fill it in"),
     ("transcription", {}, {"field-0": "x", "field-1": "y",
-                           **{f"row-{i}-0": f"u{i}" for i in range(11)}}, "at most 10 rows"),
-    ("phonecall", {}, {"outcome": "voicemail", "field-0": ""}, "outcome"),
-    ("comparison", {}, {"choice": "5"}, "choice"),
+                           **{f"row-{i}-0": f"u{i}" for i in range(11)}}, "Rows: at most 10 rows"),
+    ("phonecall", {}, {"outcome": "voicemail", "field-0": ""}, "How the call went: must be one of"),
+    ("comparison", {}, {"choice": "5"}, "Choice: choose one of the choices"),
+    ("comparison", {"fields": {"why": "Why do they differ?"}}, {"choice": "0", "field-0": ""},
+     "Why do they differ? is empty"),
 ]
 
 
@@ -142,6 +146,8 @@ def test_refused_answers_come_back_with_the_error_and_store_nothing(
     assert r.status_code == 400
     assert message in r.text.replace("&#39;", "'").replace("&lt;", "<")
     assert 'role="alert"' in r.text
+    alert = re.search(r'role="alert">([^<]*)<', r.text).group(1)
+    assert "fields[" not in alert and "rows[" not in alert, alert
     # What the worker typed is still there.
     for name, value in form.items():
         if name.startswith(("field-", "row-")) and value:

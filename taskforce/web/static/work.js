@@ -26,6 +26,12 @@
   }
 
   document.addEventListener("keydown", function (event) {
+    // Enter in the skip note skips with the reason; it must not send the answer.
+    if (event.key === "Enter" && event.target && event.target.matches && event.target.matches("[data-skip-note]")) {
+      event.preventDefault();
+      form.querySelector("[data-skip-reason]").click();
+      return;
+    }
     if (event.altKey || event.metaKey && event.key !== "Enter") return;
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
       event.preventDefault();
