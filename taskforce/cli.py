@@ -309,7 +309,8 @@ def keys_create(
     try:
         key_name = customers.key_name(name)
     except InvalidParameter as exc:
-        raise typer.BadParameter(exc.problem, param_hint="--name") from None
+        typer.echo(f"--name: {exc.problem}", err=True)
+        raise typer.Exit(1) from None
     with _db(load_settings()).write() as conn:
         row = customers.find_customer(conn, customer)
         key = customers.create_api_key(conn, row["id"], "live" if live else "test", name=key_name)

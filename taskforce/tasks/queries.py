@@ -191,7 +191,7 @@ def search(conn: Connection, customer_id: int, is_test: bool, text: str, *, limi
         found += conn.execute(
             select(tasks.c.id).where(tasks.c.customer_id == customer_id,
                                      tasks.c.is_test.in_([False, True]), tasks.c.unique_id == text)
-            .order_by(tasks.c.is_test == is_test)  # this mode's first
+            .order_by(tasks.c.is_test != is_test)  # this mode's first
         ).scalars()
     scanned = 0
     result = conn.execute(

@@ -67,3 +67,15 @@ def test_customer_and_keys_through_the_cli(client, db, database_url):
     # A new live key for the same customer still sees the live task.
     fresh = _run(database_url, "keys", "create", "Acme Corp", "--live").output.strip()
     assert client.get(f"/v1/task/{made_live.json()['task_id']}", auth=(fresh, "")).status_code == 200
+
+
+def test_keys_create_with_a_name(db, database_url):
+    assert _run(database_url, "customers", "create", "Named Corp").exit_code == 0
+    made = _run(database_url, "keys", "create", "Named Corp", "--test", "--name", " nightly import ")
+    assert made.exit_code == 0, made.output
+    with db.read() as conn:
+        assert conn.execute(select(api_keys.c.name).where(api_keys.c.prefix == made.output.strip()[:13])
+                            ).scalar_one() == "nightly import"
+    refused = _run(database_url, "keys", "create", "Named Corp", "--test", "--name", "n" * 101)
+    assert refused.exit_code == 1
+    assert refused.output.strip() == "--name: must be at most 100 characters"  # one line

@@ -509,3 +509,23 @@ def test_a_deactivated_customer_signs_its_users_out_and_keeps_them_out(app, acme
     r = fresh.post("/login", data={"csrf_token": token, "email": acme[1]["email"], "password": PASSWORD},
                    follow_redirects=False)
     assert r.status_code == 400
+
+
+def test_keys_can_be_named_and_the_name_is_listed_escaped(acme_client, acme, db):
+    response = post(acme_client, "/dashboard/keys", {"mode": "live", "name": "  CI <b>runner</b> "})
+    key = re.search(r'id="new-key" class="secret-value">(live_[0-9a-f]+)<', response.text).group(1)
+    listing = acme_client.get("/dashboard/keys").text
+    row = re.search(rf'<tr data-prefix="{key[:13]}".*?</tr>', listing, re.S).group(0)
+    assert '<td class="key-name">CI &lt;b&gt;runner&lt;/b&gt;</td>' in row
+    with db.read() as conn:
+        assert conn.execute(select(api_keys.c.name).where(api_keys.c.prefix == key[:13])).scalar_one() == \
+            "CI <b>runner</b>"
+    # No name is fine (and stored as none); too long or a control character is refused, no key made.
+    post(acme_client, "/dashboard/keys", {"mode": "test", "name": "   "})
+    for bad, message in (("x" * 101, "at most 100 characters"), ("a\tb", "control characters")):
+        response = post(acme_client, "/dashboard/keys", {"mode": "test", "name": bad})
+        assert message in response.text and 'id="new-key"' not in response.text
+    with db.read() as conn:
+        names = [r.name for r in conn.execute(select(api_keys.c.name).where(api_keys.c.customer_id == acme[0].id)
+                                              .order_by(api_keys.c.id))]
+    assert names == [None, None, "CI <b>runner</b>", None]  # the factory's two, then ours
