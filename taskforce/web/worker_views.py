@@ -176,9 +176,13 @@ async def skip(request: Request, task_id: str) -> Response:
         with _state(request).db.write() as conn:
             service.release(conn, task_id, user["id"], text(form, "lease", 100), skip=True,
                             reason=reason)
+        response = _claim_next(request, user["id"])
         if reason == skips.ATTACHMENT_BROKEN:
-            flash(request, "Thanks: the attachment is flagged for the operators.", "ok")
-        return _claim_next(request, user["id"])
+            # Said before whatever the next page has to say (an empty queue, say).
+            thanks = "Thanks: the attachment is flagged for the operators."
+            then = request.session.get("flash")
+            flash(request, f"{thanks} {then[0]}" if then else thanks, then[1] if then else "ok")
+        return response
 
     return await run_in_threadpool(act)
 

@@ -145,6 +145,33 @@ def test_filter_tasks_and_page_through(page, server, acme, factory, sign_in):
     assert "No tasks match." in page.inner_text("table.tasks")
 
 
+def test_find_a_task_by_id_unique_id_or_metadata_and_name_a_key(page, server, acme, factory, sign_in):
+    customer = acme[0]
+    plain = factory.task(customer, now=1000)
+    unique = factory.task(customer, now=2000, unique_id="invoice-9")
+    tagged = factory.task(customer, now=3000, metadata={"store": "<b>north</b>"})
+    sign_in(acme[1]["email"], PASSWORD)
+    page.goto(f"{server.url}/dashboard/tasks")
+    for text, expected in ((plain["id"], [plain["id"]]), ("invoice-9", [unique["id"]]),
+                           ("store=<b>north</b>", [tagged["id"]]), ("<b>north</b>", [tagged["id"]]),
+                           ("nothing-like-it", [])):
+        page.fill("input[name=q]", text)
+        page.press("input[name=q]", "Enter")
+        page.wait_for_load_state()
+        assert page.locator("table.tasks tbody a.mono").all_inner_texts() == expected, text
+        assert page.input_value("input[name=q]") == text
+    assert "No tasks match." in page.inner_text("table.tasks")
+    assert "newest 10,000" in page.inner_text("[data-search-note]")
+    page.click("text=Show all tasks")
+    assert len(page.locator("table.tasks tbody a.mono").all_inner_texts()) == 3
+
+    page.goto(f"{server.url}/dashboard/keys")
+    page.fill("input[name=name]", "Nightly <import>")
+    page.click("text=Create key")
+    key = page.inner_text("#new-key")
+    assert page.locator(f'tr[data-prefix="{key[:13]}"] .key-name').inner_text() == "Nightly <import>"
+
+
 def test_open_a_completed_task(page, server, acme, factory, db, sign_in):
     task = factory.task(acme[0], is_test=True, categories=["cat", "dog", "bird"])
     _complete(db, task, {"category": "dog"})

@@ -124,7 +124,10 @@ def test_a_refused_answer_and_the_row_limit(page, server, factory, sign_in, loop
     page.eval_on_selector("[data-answer-form]", "f => f.noValidate = true")
     page.fill("input[name=field-0]", "only one")
     page.click("[data-submit]")
-    assert "fields[top_result]" in page.inner_text(".answer-error")
+    # Named as the worker sees it (the field's description), never by the customer's key.
+    error = page.inner_text(".answer-error")
+    assert error.startswith("Title of the top result is empty: fill it in"), error
+    assert "top_result" not in error
     assert page.input_value("input[name=field-0]") == "only one"
     assert api_task(server, customer, task["id"])["status"] == "pending"
 
@@ -139,6 +142,40 @@ def test_skip_then_nothing_left(page, server, factory, sign_in):
     page.wait_for_url(f"{server.url}/work")
     assert "No tasks are waiting" in page.inner_text("main")
     assert api_task(server, customer, task["id"])["status"] == "pending"
+
+
+def test_skip_with_a_reason_and_flag_a_broken_attachment(page, server, factory, sign_in, db):
+    customer = factory.customer()
+    first = factory.task(customer, now=1, attachment_type="text", attachment="x")
+    second = factory.task(customer, now=2, attachment_type="image", attachment=f"{server.url}/static/nope.png")
+    worker = factory.user("worker")
+    sign_in(worker["email"], PASSWORD)
+    page.click("text=Start working")
+    page.wait_for_url(f"**/work/task/{first['id']}")
+    # The reason is tucked away until asked for; Enter in the note skips (it does not submit).
+    assert not page.is_visible("select[name=skip_reason]")
+    page.click("details.skip-reason summary")
+    page.select_option("select[name=skip_reason]", "unclear")
+    page.fill("input[name=skip_note]", "<i>which</i> fields?")
+    page.press("input[name=skip_note]", "Enter")
+    page.wait_for_url(f"**/work/task/{second['id']}")
+    page.click("[data-flag-attachment]")
+    page.wait_for_url(f"{server.url}/work")
+    assert "attachment is flagged" in page.inner_text("main")
+
+    page.click("text=Sign out")
+    sign_in(factory.user("operator")["email"], PASSWORD)
+    page.goto(f"{server.url}/operator/skips")
+    flagged = page.locator(f'tr[data-flagged="{second["id"]}"]')
+    assert "1" in flagged.inner_text() and "nope.png" in flagged.inner_text()
+    assert page.locator(f'tr[data-flagged="{first["id"]}"]').count() == 0
+    reasons = page.locator(".skip-reason").all_inner_texts()
+    assert "instructions unclear: <i>which</i> fields?" in reasons and "attachment broken" in reasons
+    assert page.locator("table.skips i").count() == 0  # shown as text, never as markup
+    flagged.locator("a.mono").click()
+    page.wait_for_url(f"**/operator/skips?task={second['id']}")
+    assert page.locator("table.skips tbody tr").count() == 1
+    assert worker["email"] in page.inner_text("table.skips")
 
 
 # -- hostile customer text ---------------------------------------------------------------------
