@@ -156,13 +156,14 @@ def _claimable(now: Any):
     return and_(
         tasks.c.status == literal_column("'pending'"),
         tasks.c.is_test == false(),
+        tasks.c.held == false(),
         or_(tasks.c.lease_expires_at.is_(None), tasks.c.lease_expires_at < now),
     )
 
 
 _SQLITE_NEXT_TASK = text(
     "SELECT id FROM tasks INDEXED BY ix_tasks_queue "
-    "WHERE status = 'pending' AND is_test = 0 AND (lease_expires_at IS NULL OR lease_expires_at < :now) "
+    "WHERE status = 'pending' AND is_test = 0 AND held = 0 AND (lease_expires_at IS NULL OR lease_expires_at < :now) "
     "AND NOT EXISTS (SELECT 1 FROM task_skips WHERE task_skips.task_id = tasks.id "
     "AND task_skips.worker_id = :worker_id) ORDER BY priority, created_at, id LIMIT 1"
 )

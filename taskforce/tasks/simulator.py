@@ -15,7 +15,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from sqlalchemy import and_, func, literal_column, select, true
+from sqlalchemy import and_, false, func, literal_column, select, true
 from sqlalchemy.engine import Connection
 
 from taskforce import signals as signal_topics
@@ -42,7 +42,7 @@ def complete_due(conn: Connection, *, now: int, delay_ms: int, limit: int = BATC
     """Complete the test tasks created at least ``delay_ms`` ago; returns their ids."""
     query = (
         select(tasks.c.id, tasks.c.type, tasks.c.params)
-        .where(_pending_test(), tasks.c.created_at <= now - delay_ms)
+        .where(_pending_test(), tasks.c.held == false(), tasks.c.created_at <= now - delay_ms)
         .order_by(tasks.c.created_at)
         .limit(limit)
     )
@@ -62,7 +62,7 @@ def complete_due(conn: Connection, *, now: int, delay_ms: int, limit: int = BATC
 
 
 def oldest_pending(conn: Connection) -> int | None:
-    return conn.execute(select(func.min(tasks.c.created_at)).where(_pending_test())).scalar()
+    return conn.execute(select(func.min(tasks.c.created_at)).where(_pending_test(), tasks.c.held == false())).scalar()
 
 
 class SimulatedWorker:
