@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from taskforce import ids, pg_wakeups, signals
+from taskforce import batches, ids, pg_wakeups, signals
 from taskforce.callbacks import outbox
 from taskforce.clock import now_ms
 from taskforce.errors import LeaseLost, NotCancelable, NotFound
@@ -135,7 +135,9 @@ def cancel(
         .where(assignments.c.task_id == task_id, assignments.c.outcome.is_(None))
         .values(outcome="canceled", finished_at=now)
     )
-    return get(conn, task_id, customer_id=customer_id)
+    task = get(conn, task_id, customer_id=customer_id)
+    batches.task_final(conn, task, now=now)
+    return task
 
 
 # -- the workforce side ------------------------------------------------------------------------
@@ -396,4 +398,5 @@ def complete(
         _finish_assignment(conn, lease_token, "submitted", now)
     task = get(conn, task_id)
     outbox.enqueue(conn, task, now=now)
+    batches.task_final(conn, task, now=now)
     return task
