@@ -49,10 +49,12 @@ def _counting(request: Request, limit: int):
     return receive
 
 
-async def _store(state: AppState, principal: ApiPrincipal, source, *, filename: str, mime: str,
-                 extra: dict[str, str], source_url: str | None = None) -> dict[str, Any]:
+async def _store(state: AppState, principal: ApiPrincipal, source, *, filename: str,
+                 declared_type: str | None, extra: dict[str, str],
+                 source_url: str | None = None) -> dict[str, Any]:
     store = file_store(state)
     saved = await asyncio.to_thread(records.save, store, source, limit=state.settings.file_max_bytes)
+    mime = records.mime_type(declared_type, filename, saved["head"])
     try:
         with state.db.write() as conn:
             row = records.insert_row(conn, saved, customer_id=principal.customer_id,
@@ -94,8 +96,7 @@ async def upload_file(request: Request) -> Response:
         fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
         filename = records.clean_filename(upload.filename)
         obj = await _store(state, principal, upload.file, filename=filename,
-                           mime=records.mime_type(upload.content_type, filename),
-                           extra=records.extra_fields(fields))
+                           declared_type=upload.content_type, extra=records.extra_fields(fields))
     finally:
         await form.close()
     return json_response(obj)
@@ -116,8 +117,7 @@ async def import_file(request: Request) -> Response:
     try:
         filename = records.clean_filename(fetched.filename)
         obj = await _store(state, principal, fetched.spool, filename=filename,
-                           mime=records.mime_type(fetched.content_type, filename), extra=extra,
-                           source_url=url)
+                           declared_type=fetched.content_type, extra=extra, source_url=url)
     finally:
         fetched.spool.close()
     return json_response(obj)

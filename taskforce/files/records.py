@@ -41,14 +41,36 @@ def file_id_of(url: str) -> str:
     return url[len(SCHEME):]
 
 
-def mime_type(declared: str | None, filename: str) -> str:
-    """The declared type when it is a plain ``type/subtype``; else guessed from the name."""
+#: Leading bytes of the passive media types we recognise when a client declares no type (as
+#: scaleapi 2.x's upload_file does). Never HTML, SVG or anything else that can run script.
+_MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF87a", "image/gif"),
+          (b"GIF89a", "image/gif"), (b"%PDF-", "application/pdf"), (b"ID3", "audio/mpeg"),
+          (b"OggS", "audio/ogg"))
+
+
+def _sniff(head: bytes) -> str | None:
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    if head[:4] == b"RIFF" and head[8:12] in (b"WEBP", b"WAVE"):
+        return "image/webp" if head[8:12] == b"WEBP" else "audio/wav"
+    if head[4:8] == b"ftyp":
+        return "video/mp4"
+    return None
+
+
+def mime_type(declared: str | None, filename: str, head: bytes = b"") -> str:
+    """The declared type when it is a plain ``type/subtype``; else guessed from the name, then
+    from the first bytes; else ``application/octet-stream``."""
     if declared:
         base = declared.split(";", 1)[0].strip().lower()
-        if _MIME.fullmatch(base) and base != "application/x-www-form-urlencoded":
+        if (_MIME.fullmatch(base) and base != "application/x-www-form-urlencoded"
+                and base != "application/octet-stream"):
             return base
     guessed, _ = mimetypes.guess_type(filename, strict=False)
-    return guessed if guessed and _MIME.fullmatch(guessed) else "application/octet-stream"
+    if guessed and _MIME.fullmatch(guessed):
+        return guessed
+    return _sniff(head) or "application/octet-stream"
 
 
 def clean_filename(name: str | None) -> str:
@@ -76,9 +98,12 @@ class _Measured:
         self.source, self.limit = source, limit
         self.size = 0
         self.sha256 = hashlib.sha256()
+        self.head = b""
 
     def read(self, n: int = CHUNK) -> bytes:
         chunk = self.source.read(n)
+        if len(self.head) < 16:
+            self.head += chunk[:16 - len(self.head)]
         self.size += len(chunk)
         if self.size > self.limit:
             raise PayloadTooLarge(f"file: larger than {self.limit} bytes")
@@ -94,13 +119,13 @@ def save(store: FileStore, source: BinaryIO, *, limit: int) -> dict[str, Any]:
     measured = _Measured(source, limit)
     store.put(file_id, measured)  # the store's key is the file's id
     return {"id": file_id, "storage_key": file_id, "size": measured.size,
-            "sha256": measured.sha256.hexdigest()}
+            "sha256": measured.sha256.hexdigest(), "head": measured.head}
 
 
 def insert_row(conn: Connection, saved: dict[str, Any], *, customer_id: int, is_test: bool,
                filename: str, mime: str, now: int, source_url: str | None = None,
                extra: dict[str, str] | None = None) -> dict[str, Any]:
-    row = {**saved, "customer_id": customer_id, "is_test": is_test, "filename": filename,
+    row = {**{k: v for k, v in saved.items() if k != "head"}, "customer_id": customer_id, "is_test": is_test, "filename": filename,
            "mime_type": mime, "source_url": source_url, "extra": extra or {}, "created_at": now}
     conn.execute(insert(files), row)
     return row

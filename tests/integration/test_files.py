@@ -78,6 +78,10 @@ def test_upload_errors(client, factory, settings, db):
     # A declared type that is not a plain type/subtype is replaced by a guess from the name.
     assert _upload(client, auth, "a.txt", b"hi", "nonsense").json()["mime_type"] == "text/plain"
     assert _upload(client, auth, "a", b"hi", "text/html; charset=\"x\"").json()["mime_type"] == "text/html"
+    # No type and a name that says nothing (scaleapi 2.x's upload_file): recognised media only,
+    # never sniffed into an active type.
+    assert _upload(client, auth, "blob", PNG, "application/octet-stream").json()["mime_type"] == "image/png"
+    assert _upload(client, auth, "blob", b"<html><script>", "").json()["mime_type"] == "application/octet-stream"
 
 
 def test_scaledata_attachments_only_for_their_owner(client, factory):
