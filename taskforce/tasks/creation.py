@@ -42,14 +42,17 @@ def prepare(conn: Connection, data: Mapping[str, Any], *, customer_id: int, is_t
     """The validated parameters and whether the task is held (its batch is not finalised)."""
     merged = dict(data)
     held = False
-    batch = merged.get("batch")
-    if isinstance(batch, str):
-        project, held = batches.accept_task(conn, batch, merged.get("project") if isinstance(
-            merged.get("project"), str) else None, customer_id=customer_id, is_test=is_test)
+    # Names that are not valid labels are never looked up (PostgreSQL refuses a NUL in a query):
+    # validation below names what is wrong with them.
+    batch, project = _label(merged.get("batch")), _label(merged.get("project"))
+    if batch is not None and merged.get("project") in (None, project):
+        project, held = batches.accept_task(conn, batch, project, customer_id=customer_id,
+                                            is_test=is_test)
         if project is not None:
             merged["project"] = project
-    merged = projects.with_defaults(conn, merged, customer_id=customer_id, is_test=is_test,
-                                    type_name=task_type.name)
+    if project is not None:
+        merged = projects.with_defaults(conn, merged, customer_id=customer_id, is_test=is_test,
+                                        type_name=task_type.name)
     params = task_type.parse(merged)
     records.check_owned(conn, records.scaledata_urls(params.task_params()), customer_id=customer_id)
     return params, held
@@ -58,3 +61,9 @@ def prepare(conn: Connection, data: Mapping[str, Any], *, customer_id: int, is_t
 def hold(conn: Connection, task_id: str) -> None:
     """Keep a just-created task from workers until its batch is finalised."""
     conn.execute(update(tasks).where(tasks.c.id == task_id).values(held=True))
+
+
+def _label(value: Any) -> str | None:
+    if isinstance(value, str) and value.strip() and len(value) <= projects.NAME_LENGTH and "\x00" not in value:
+        return value
+    return None

@@ -210,3 +210,13 @@ def test_batch_callback_obeys_the_address_policy(client, factory, db, settings):
     client.post("/v1/batches/b1/finalize", auth=auth)  # empty: completed at once
     results = asyncio.run(Dispatcher(db, settings).run_once())
     assert len(results) == 1 and results[0].outcome.error.startswith("refused: ")
+
+
+def test_names_that_are_not_labels_are_refused_before_any_lookup(client, factory):
+    # Found by the property test: PostgreSQL refuses a NUL in a query, which was a 500.
+    auth = factory.customer().live_auth
+    for extra in ({"project": "\x00"}, {"batch": "a\x00"}, {"batch": "b", "project": "x" * 201}):
+        r = client.post("/v1/task/categorization", json={**CAT, **extra}, auth=auth)
+        assert r.status_code == 400, (extra, r.text)
+    assert client.get("/v1/projects/%00", auth=auth).status_code == 400
+    assert client.get("/v1/batches/a%00/status", auth=auth).status_code == 400
