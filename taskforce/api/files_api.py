@@ -34,19 +34,24 @@ from taskforce.files.serving import file_store
 _FORM_OVERHEAD = 64 * 1024
 
 
-def _counting(request: Request, limit: int):
-    """The request's receive, raising PayloadTooLarge once more than ``limit`` bytes came."""
-    received = 0
+class _CountingReceive:
+    """The request's receive, raising PayloadTooLarge once more than ``limit`` bytes came.
+    ``finished`` says whether the body's last message arrived (then there is nothing left to
+    drain, and asking for more would wait for the client to disconnect)."""
 
-    async def receive() -> dict[str, Any]:
-        nonlocal received
-        message = await request.receive()
-        received += len(message.get("body", b""))
-        if received > limit:
-            raise PayloadTooLarge(f"file: larger than {limit - _FORM_OVERHEAD} bytes")
+    def __init__(self, request: Request, limit: int) -> None:
+        self.request, self.limit = request, limit
+        self.received = 0
+        self.finished = False
+
+    async def __call__(self) -> dict[str, Any]:
+        message = await self.request.receive()
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            self.finished = not message.get("more_body", False)
+        if self.received > self.limit:
+            raise PayloadTooLarge(f"file: larger than {self.limit - _FORM_OVERHEAD} bytes")
         return message
-
-    return receive
 
 
 async def _store(state: AppState, principal: ApiPrincipal, source, *, filename: str,
@@ -80,14 +85,15 @@ async def upload_file(request: Request) -> Response:
     if declared and ids.is_ascii_number(declared) and int(declared) > limit:
         await _drain(request)
         raise PayloadTooLarge(f"file: larger than {state.settings.file_max_bytes} bytes")
-    counted = StarletteRequest(request.scope, _counting(request, limit))
+    receive = _CountingReceive(request, limit)
+    counted = StarletteRequest(request.scope, receive)
     try:
         form = await counted.form(max_files=1, max_fields=100, max_part_size=_FORM_OVERHEAD)
-    except PayloadTooLarge:
-        await _drain(request)
-        raise
-    except Exception:  # python-multipart raises several types for malformed input
-        await _drain(request)
+    except Exception as exc:  # python-multipart raises several types for malformed input
+        if not receive.finished:
+            await _drain(request)
+        if isinstance(exc, PayloadTooLarge):
+            raise
         raise InvalidParameter("body", "is not a well-formed multipart form with at most one file") from None
     try:
         upload = form.get("file")

@@ -75,6 +75,21 @@ def test_upload_errors(client, factory, settings, db):
         r = _upload(small, auth, data=b"x" * 1001)
         assert r.status_code == 413 and r.json()["error"].startswith("file: ")
         assert _upload(small, auth, data=b"x" * 1000).status_code == 200
+        # Chunked, with no Content-Length to refuse it by: counted as it streams in.
+        boundary = "b0undary"
+        head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big\"\r\n"
+                "Content-Type: application/octet-stream\r\n\r\n").encode()
+
+        def chunked():
+            yield head
+            for _ in range(200):
+                yield b"y" * 1024
+            yield f"\r\n--{boundary}--\r\n".encode()
+
+        r = small.post("/v1/files/upload", content=chunked(), auth=auth,
+                       headers={"content-type": f"multipart/form-data; boundary={boundary}"})
+        assert r.status_code == 413 and r.json()["error"].startswith("file: ")
+        assert small.get("/v1/tasks", auth=auth).status_code == 200  # the server carries on
     # A declared type that is not a plain type/subtype is replaced by a guess from the name.
     assert _upload(client, auth, "a.txt", b"hi", "nonsense").json()["mime_type"] == "text/plain"
     assert _upload(client, auth, "a", b"hi", "text/html; charset=\"x\"").json()["mime_type"] == "text/html"
