@@ -13,7 +13,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
 from taskforce.clock import format_ms
-from taskforce.errors import InvalidParameter, NotFound, PayloadTooLarge
+from taskforce.errors import InvalidParameter, PayloadTooLarge
 from taskforce.files.storage import CHUNK, FileStore
 from taskforce.models import files
 
@@ -170,9 +170,3 @@ def file_object(row: dict[str, Any]) -> dict[str, Any]:
     obj.update(row.get("extra") or {})
     return obj
 
-
-def require(conn: Connection, file_id: str) -> dict[str, Any]:
-    row = get(conn, file_id)
-    if row is None:
-        raise NotFound("no such file")
-    return row
