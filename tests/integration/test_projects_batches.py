@@ -220,3 +220,44 @@ def test_names_that_are_not_labels_are_refused_before_any_lookup(client, factory
         assert r.status_code == 400, (extra, r.text)
     assert client.get("/v1/projects/%00", auth=auth).status_code == 400
     assert client.get("/v1/batches/a%00/status", auth=auth).status_code == 400
+
+
+def test_two_last_tasks_finishing_at_once_complete_the_batch_once(client, factory, db):
+    """The batch row is locked before counting: the second transaction counts after the first
+    committed, so neither can miss that together they finished the batch."""
+    import threading
+
+    customer = factory.customer()
+    auth = customer.test_auth
+    _project(client, auth, "p")
+    _batch(client, auth, callback="http://127.0.0.1:9/batch")
+    first, second = (client.post("/v1/task/categorization", json={**CAT, "batch": "b1"}, auth=auth).json()["task_id"]
+                     for _ in range(2))
+    client.post("/v1/batches/b1/finalize", auth=auth)
+    first_done, release_first = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def complete(task_id: str, done: threading.Event | None, wait: threading.Event | None) -> None:
+        try:
+            with db.write() as conn:
+                service.complete(conn, task_id, {"category": "public"}, worker_id=None, lease_token=None)
+                if done is not None:
+                    done.set()
+                if wait is not None:
+                    wait.wait(10)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    a = threading.Thread(target=complete, args=(first, first_done, release_first))
+    b = threading.Thread(target=complete, args=(second, None, None))
+    a.start()
+    assert first_done.wait(10)
+    b.start()  # completes the other task while the first transaction is still open
+    b.join(0.5)
+    release_first.set()
+    a.join(10)
+    b.join(10)
+    assert not errors, errors
+    assert client.get("/v1/batches/b1", auth=auth).json()["status"] == "completed"
+    with db.read() as conn:
+        assert len(conn.execute(select(deliveries.c.id).where(deliveries.c.task_id.is_(None))).all()) == 1
