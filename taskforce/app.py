@@ -11,10 +11,11 @@ from fastapi import FastAPI
 
 from taskforce import health, metrics, request_log
 from taskforce.api import errors as api_errors
-from taskforce.api import callbacks_api, v1
+from taskforce.api import batches_api, callbacks_api, files_api, projects_api, task_extras_api, v1
 from taskforce.app_state import AppState
 from taskforce.config import Settings
 from taskforce.db import Database
+from taskforce.files import serving as file_serving
 from taskforce.storable_text import StorableTextOnly
 from taskforce.web import security
 
@@ -63,6 +64,8 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     api_errors.install(app)
     v1.install(app)
     callbacks_api.install(app)
+    for resource in (projects_api, batches_api, files_api, task_extras_api, file_serving):
+        resource.install(app)
     from taskforce.web import routes as web_routes
 
     web_routes.install(app, state)

@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     callback_allowed_networks: list[str] = Field(default_factory=list)
     #: Seconds after creation that the simulated worker completes a test-mode task.
     test_mode_delay_seconds: float = 1.0
+    #: Uploaded and imported files (``/v1/files``): the local directory that holds them, the
+    #: largest file accepted (413 over it), how long an import may take, and how long the signed
+    #: URL a worker's page gets for a ``scaledata://`` attachment stays valid.
+    files_dir: str = "var/files"
+    file_max_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+    file_import_timeout_seconds: float = Field(default=30.0, gt=0)
+    file_url_seconds: int = Field(default=3600, gt=0)
     #: Seconds the previous signing secret keeps signing after a rotation.
     signing_secret_grace_seconds: int = 24 * 3600
 

@@ -116,6 +116,16 @@ tasks = Table(
     Column("project", String(200)),
     Column("batch", String(200)),
     Column("unique_id", String(200)),
+    #: Set while the task waits in a batch that is not finalised: workers are not offered it.
+    Column("held", Boolean, nullable=False, server_default=text("false")),
+    #: The customer's labels (scaleapi 2.x's task tags), a JSON array of strings.
+    Column("tags", JSON, nullable=False, server_default=text("'[]'")),
+    #: The customer's audit of a completed task: ``accepted`` | ``rejected``; and their comments.
+    Column("customer_review_status", String(16)),
+    Column("customer_review_comments", JSON),
+    #: Null until the task first changes after creation; set by a database trigger (migration
+    #: 0005) whenever a customer-visible column changes, so no code path can forget it.
+    Column("updated_at", Millis),
     Index("uq_tasks_unique_id", "customer_id", "is_test", "unique_id", unique=True),
     # The customer's list, newest first, keyset-paginated on (created_at, id).
     Index("ix_tasks_customer_list", "customer_id", "is_test", "created_at", "id"),
@@ -220,12 +230,75 @@ assignments = Table(
     Index("ix_assignments_worker", "worker_id", "claimed_at"),
 )
 
+#: Projects (scaleapi 2.x): a task type and default parameters for the project's tasks. Per
+#: customer and mode, like tasks.
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("customer_id", Integer, ForeignKey("customers.id"), nullable=False),
+    Column("is_test", Boolean, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("type", String(32), nullable=False),
+    #: The current defaults; ``param_history`` keeps every version, newest last.
+    Column("params", JSON, nullable=False),
+    Column("param_history", JSON, nullable=False),
+    Column("created_at", Millis, nullable=False),
+    Index("uq_projects_name", "customer_id", "is_test", "name", unique=True),
+)
+
+#: Batches (scaleapi 2.x): a named set of tasks, held from workers until finalised; one signed
+#: callback to ``callback`` once every task in it is final.
+batches = Table(
+    "batches",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("customer_id", Integer, ForeignKey("customers.id"), nullable=False),
+    Column("is_test", Boolean, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("project", String(200), nullable=False),
+    #: An http(s) URL, or empty for no callback.
+    Column("callback", Text, nullable=False),
+    Column("metadata", JSON, nullable=False),
+    #: ``staging`` (taking tasks) | ``in_progress`` (finalised) | ``completed`` (every task final).
+    Column("status", String(16), nullable=False),
+    Column("created_at", Millis, nullable=False),
+    Column("finalized_at", Millis),
+    Column("completed_at", Millis),
+    Index("uq_batches_name", "customer_id", "is_test", "name", unique=True),
+    Index("ix_batches_customer_list", "customer_id", "is_test", "created_at", "id"),
+)
+
+#: Uploaded or imported files (scaleapi 2.x), used as task attachments by ``scaledata://ID``.
+#: The bytes live in a FileStore (taskforce/files/storage.py) under ``storage_key``.
+files = Table(
+    "files",
+    metadata,
+    #: 24 lowercase hex characters, random: the ``scaledata://`` URL's path.
+    Column("id", String(24), primary_key=True),
+    #: Only this customer's tasks may use the file.
+    Column("customer_id", Integer, ForeignKey("customers.id"), nullable=False, index=True),
+    Column("is_test", Boolean, nullable=False),
+    Column("storage_key", String(100), nullable=False),
+    Column("filename", String(255), nullable=False),
+    Column("mime_type", String(127), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    #: Where ``/v1/files/import`` fetched it from; null for uploads.
+    Column("source_url", Text),
+    #: The client's optional form fields (``display_name``, ``project_name``, ``reference_id``).
+    Column("extra", JSON, nullable=False),
+    Column("created_at", Millis, nullable=False),
+)
+
 #: The transactional outbox: one row per callback owed, written with the completion.
 deliveries = Table(
     "deliveries",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("task_id", String(24), ForeignKey("tasks.id"), nullable=False, index=True),
+    #: The task whose callback this is; null for a batch's completion callback (``batch_id``).
+    Column("task_id", String(24), ForeignKey("tasks.id"), index=True),
+    Column("batch_id", Integer, ForeignKey("batches.id")),
     Column("customer_id", Integer, ForeignKey("customers.id"), nullable=False),
     #: ``webhook-id``: the same on every attempt, so receivers can de-duplicate.
     Column("webhook_id", String(40), nullable=False, unique=True),

@@ -101,8 +101,9 @@ def db(database_url: str) -> Iterator[Database]:
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(database_url=database_url, secret_key="test-secret", run_dispatcher=False,
+                    files_dir=str(tmp_path / "files"),
                     callback_allowed_networks=["127.0.0.0/8"], test_mode_delay_seconds=0.05)
 
 

@@ -38,7 +38,7 @@ from taskforce.errors import (
 )
 from taskforce.task_types import REGISTRY
 from taskforce.task_types.base import TaskType
-from taskforce.tasks import queries, service
+from taskforce.tasks import creation, queries, service
 from taskforce.tasks.representation import task_object
 from taskforce.tasks.status import Status
 
@@ -218,10 +218,13 @@ def _create_handler(task_type: TaskType):
         # share one write transaction (one instead of two per create: bench/README.md). A bad
         # body's error waits until the key has passed: a bad key is a 401 whatever it sent.
         params = None
+        data: dict[str, Any] = {}
+        held = False
         invalid: TaskforceError | None = None
         try:
             data = await _parse_create_body(request, task_type, state.settings.max_body_bytes)
-            params = task_type.parse(data)
+            if not creation.needs_context(data):
+                params = task_type.parse(data)
         except TaskforceError as exc:
             invalid = exc
         try:
@@ -229,10 +232,19 @@ def _create_handler(task_type: TaskType):
                 principal, last_used = _authenticated(conn, request, key)
                 if (now := _stale_since(last_used)) is not None:
                     customers.touch_api_key(conn, principal.key_id, now=now)
+                if invalid is None and params is None:
+                    # A project, batch or stored file is named: checked in this transaction.
+                    try:
+                        params, held = creation.prepare(conn, data, customer_id=principal.customer_id,
+                                                        is_test=principal.is_test, task_type=task_type)
+                    except TaskforceError as exc:
+                        invalid = exc
                 if invalid is None:
                     row = service.create(conn, customer_id=principal.customer_id,
                                          is_test=principal.is_test, task_type=task_type,
                                          params=params)
+                    if held:
+                        creation.hold(conn, row["id"])
         except _Refused as refused:
             return refused.response
         except IntegrityError:
@@ -328,6 +340,37 @@ def _text_param(request: Request, name: str) -> str | None:
     return raw
 
 
+def _texts_param(request: Request, name: str, *, single: bool = False) -> Any:
+    """A repeated parameter (scaleapi 2.x sends a list as ``name=a&name=b``): a tuple, or with
+    ``single`` one value as a plain string."""
+    values = [v for v in request.query_params.getlist(name) if v]
+    if not values:
+        return None
+    if len(values) > 100:
+        raise InvalidParameter(name, "may be given at most 100 times")
+    for value in values:
+        if "\x00" in value or len(value) > 200:
+            raise InvalidParameter(name, "must be at most 200 characters, without NUL")
+    if single and len(values) == 1:
+        return values[0]
+    return tuple(values)
+
+
+#: The audit states scaleapi 2.x filters by; only accepted and rejected are ever recorded here.
+REVIEW_STATUSES = ("accepted", "fixed", "commented", "rejected", "pending")
+
+
+def _review_param(request: Request) -> tuple[str, ...] | None:
+    # 2.x joins several with commas.
+    raw = ",".join(request.query_params.getlist("customer_review_status"))
+    values = tuple(v.strip() for v in raw.split(",") if v.strip())
+    for value in values:
+        if value not in REVIEW_STATUSES:
+            raise InvalidParameter("customer_review_status", "must be one or more (comma-separated) of "
+                                   + ", ".join(REVIEW_STATUSES))
+    return values or None
+
+
 def _choice_param(request: Request, name: str, allowed: tuple[str, ...]) -> str | None:
     raw = request.query_params.get(name)
     if not raw:
@@ -353,7 +396,13 @@ async def list_tasks(request: Request) -> Response:
             end_ms=_time_param(request, "end_time"),
             project=_text_param(request, "project"),
             batch=_text_param(request, "batch"),
-            unique_id=_text_param(request, "unique_id"),
+            unique_id=_texts_param(request, "unique_id", single=True),
+            completed_after_ms=_time_param(request, "completed_after"),
+            completed_before_ms=_time_param(request, "completed_before"),
+            updated_after_ms=_time_param(request, "updated_after"),
+            updated_before_ms=_time_param(request, "updated_before"),
+            tags=_texts_param(request, "tags"),
+            customer_review_status=_review_param(request),
         )
         limit = _int_param(request, "limit", queries.MAX_LIMIT, 1, queries.MAX_LIMIT)
         offset = _int_param(request, "offset", 0, 0, 1_000_000)

@@ -43,3 +43,22 @@ def enqueue(conn: Connection, task: Mapping[str, Any], *, now: int) -> int:
     })
     pg_wakeups.notify(conn, signals.TASK_COMPLETED)
     return result.inserted_primary_key[0]
+
+
+def enqueue_batch(conn: Connection, *, batch_id: int, customer_id: int, url: str, body: bytes,
+                  now: int) -> int:
+    """Owe one delivery of a batch's completion callback, due now (batches.py)."""
+    result = conn.execute(_INSERT_DELIVERY, {
+        "task_id": None,
+        "batch_id": batch_id,
+        "customer_id": customer_id,
+        "webhook_id": new_webhook_id(),
+        "url": url,
+        "body": body.decode(),
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    })
+    pg_wakeups.notify(conn, signals.TASK_COMPLETED)
+    return result.inserted_primary_key[0]

@@ -127,10 +127,13 @@ class CreateParams(BaseModel):
 
 
 def check_attachment(param: str, attachment_type: str | None, attachment: str) -> None:
-    """Non-text attachments must be absolute http(s) URLs (never ``javascript:`` or ``data:``)."""
-    if attachment_type != "text" and not is_http_url(attachment):
-        raise ValueError(f"{param} must be an absolute http:// or https:// URL "
-                         f"when attachment_type is {attachment_type!r}")
+    """Non-text attachments must be absolute http(s) URLs (never ``javascript:`` or ``data:``),
+    or ``scaledata://ID`` for a file the customer stored (checked to be theirs at create)."""
+    from taskforce.files.records import is_scaledata_url
+
+    if attachment_type != "text" and not is_http_url(attachment) and not is_scaledata_url(attachment):
+        raise ValueError(f"{param} must be an absolute http:// or https:// URL (or a scaledata:// "
+                         f"file URL) when attachment_type is {attachment_type!r}")
 
 
 _MESSAGES = {

@@ -11,10 +11,11 @@ from taskforce.clock import format_ms
 TASK_COLUMNS = (
     "id", "type", "status", "urgency", "instruction", "callback_url", "params", "metadata",
     "response", "created_at", "completed_at", "callback_succeeded", "project", "batch", "unique_id",
+    "tags", "customer_review_status", "customer_review_comments", "updated_at",
 )
 
 #: Shown on the task only when set (scaleapi 2.x's grouping and de-duplication).
-_OPTIONAL = ("project", "batch", "unique_id")
+_OPTIONAL = ("project", "batch", "unique_id", "customer_review_status", "customer_review_comments")
 
 
 def task_object(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -28,6 +29,9 @@ def task_object(row: Mapping[str, Any]) -> dict[str, Any]:
         "urgency": row["urgency"],
         "params": row["params"],
         "metadata": row["metadata"],
+        "tags": row.get("tags") or [],
+        # Null in the database until the first change after creation (migration 0005's trigger).
+        "updated_at": format_ms(row.get("updated_at") or row["created_at"]),
     }
     for name in _OPTIONAL:
         if row.get(name) is not None:

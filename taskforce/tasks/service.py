@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from taskforce import ids, pg_wakeups, signals
+from taskforce import batches, ids, pg_wakeups, signals
 from taskforce.callbacks import outbox
 from taskforce.clock import now_ms
 from taskforce.errors import LeaseLost, NotCancelable, NotFound
@@ -136,7 +136,9 @@ def cancel(
         .where(assignments.c.task_id == task_id, assignments.c.outcome.is_(None))
         .values(outcome="canceled", finished_at=now)
     )
-    return get(conn, task_id, customer_id=customer_id)
+    task = get(conn, task_id, customer_id=customer_id)
+    batches.task_final(conn, task, now=now)
+    return task
 
 
 # -- the workforce side ------------------------------------------------------------------------
@@ -157,13 +159,14 @@ def _claimable(now: Any):
     return and_(
         tasks.c.status == literal_column("'pending'"),
         tasks.c.is_test == false(),
+        tasks.c.held == false(),
         or_(tasks.c.lease_expires_at.is_(None), tasks.c.lease_expires_at < now),
     )
 
 
 _SQLITE_NEXT_TASK = text(
     "SELECT id FROM tasks INDEXED BY ix_tasks_queue "
-    "WHERE status = 'pending' AND is_test = 0 AND (lease_expires_at IS NULL OR lease_expires_at < :now) "
+    "WHERE status = 'pending' AND is_test = 0 AND held = 0 AND (lease_expires_at IS NULL OR lease_expires_at < :now) "
     "AND NOT EXISTS (SELECT 1 FROM task_skips WHERE task_skips.task_id = tasks.id "
     "AND task_skips.worker_id = :worker_id) ORDER BY priority, created_at, id LIMIT 1"
 )
@@ -406,4 +409,5 @@ def complete(
         _finish_assignment(conn, lease_token, "submitted", now)
     task = get(conn, task_id)
     outbox.enqueue(conn, task, now=now)
+    batches.task_final(conn, task, now=now)
     return task

@@ -15,7 +15,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from sqlalchemy import and_, func, literal_column, select, true, update
+from sqlalchemy import and_, false, func, literal_column, select, true, update
 from sqlalchemy.engine import Connection
 
 from taskforce import signals as signal_topics
@@ -43,8 +43,8 @@ def _pending_test():
 
 
 def _waiting():
-    """Pending test tasks the simulated worker has not set aside."""
-    return and_(_pending_test(), tasks.c.lease_token.is_(None))
+    """Pending test tasks the simulated worker has not set aside, outside unfinalised batches."""
+    return and_(_pending_test(), tasks.c.held == false(), tasks.c.lease_token.is_(None))
 
 
 def set_aside(conn: Connection) -> list[dict]:

@@ -34,12 +34,15 @@ class SecurityHeaders:
         self.app = app
         self._default = [(b"content-security-policy", CSP.encode()), *_COMMON]
         self._docs = [(b"content-security-policy", DOCS_CSP.encode()), *_COMMON]
+        self._files = [(b"referrer-policy", b"same-origin")]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = self._docs if scope["path"].startswith("/docs") else self._default
+        path = scope["path"]
+        # /files/ answers with the customer's bytes and its own sandboxing headers (files/serving.py).
+        extra = self._docs if path.startswith("/docs") else self._files if path.startswith("/files/") else self._default
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -18,6 +18,7 @@ from starlette.responses import RedirectResponse, Response
 from taskforce import signals
 from taskforce.clock import now_ms
 from taskforce.errors import InvalidParameter, LeaseLost, NotFound
+from taskforce.files import signed_urls
 from taskforce.ids import is_task_id
 from taskforce.task_types import REGISTRY
 from taskforce.task_types.base import is_http_url
@@ -32,7 +33,8 @@ router.include_router(type_templates.router)  # the task types' own scripts and 
 
 # Templates re-check every URL when they render it (a stored value may predate a validation rule).
 # Names of our own, so another area's helpers of the same purpose never replace these.
-templates.env.globals["attachment_url_ok"] = is_http_url
+# http(s) URLs, and the signed /files/ URLs that stand for scaledata:// attachments.
+templates.env.globals["attachment_url_ok"] = lambda url: is_http_url(url) or signed_urls.is_signed_path(url)
 templates.env.filters["workforce_duration"] = format_duration
 
 

@@ -138,9 +138,10 @@ def test_create_examples(server, factory, tmp_path, section, lang):
     assert result["error"] is None
     documented = _documented(section)
     type_name = CREATES[section]
-    # Every key the seed shows, with the same type and status; ours add urgency and metadata.
+    # Every key the seed shows, with the same type and status; ours add urgency, metadata, tags
+    # and updated_at (scaleapi 2.x reads the last two).
     assert set(documented) <= set(task)
-    assert set(task) - set(documented) == {"urgency", "metadata"}
+    assert set(task) - set(documented) == {"urgency", "metadata", "tags", "updated_at"}
     assert TASK_ID.match(task["task_id"])
     assert task["type"] == documented["type"] == type_name
     assert task["status"] == documented["status"] == "pending"

@@ -8,7 +8,7 @@ import pytest
 from tests.unit.test_bodies_table import JSON, TABLE
 
 ENDPOINT = {"categorization": "categorize", "transcription": "transcription", "comparison": "comparison"}
-_VOLATILE = ("task_id", "created_at")
+_VOLATILE = ("task_id", "created_at", "updated_at")
 
 
 def _same(task: dict) -> dict:

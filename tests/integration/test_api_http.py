@@ -322,7 +322,7 @@ def test_list_ignores_unknown_parameters_and_filters_by_time(client, factory):
     old = factory.task(customer, now=1_466_672_974_752)  # 2016-06-23T09:09:34.752Z
     new = factory.task(customer, now=1_700_000_000_000)
     auth = customer.live_auth
-    page = client.get("/v1/tasks", params={"include_attachment_url": "True", "tags": ["a", "b"]}, auth=auth).json()
+    page = client.get("/v1/tasks", params={"include_attachment_url": "True", "limited_response": "true", "color": ["a", "b"]}, auth=auth).json()
     assert page["total"] == 2
     page = client.get("/v1/tasks", params={"start_time": "2016-06-23T09:09:34.752Z", "end_time": "2016-06-24"},
                       auth=auth).json()

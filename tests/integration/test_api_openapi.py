@@ -61,7 +61,8 @@ def test_the_schema_names_what_the_handlers_read(client):
             assert op["security"] == [{"apiKey": []}]
     listing = spec["paths"]["/v1/tasks"]["get"]
     assert {p["name"] for p in listing["parameters"]} == {
-        "limit", "offset", "next_token", "status", "type", "start_time", "end_time", "project", "batch", "unique_id"}
+        "limit", "offset", "next_token", "status", "type", "start_time", "end_time", "project", "batch", "unique_id",
+        "completed_after", "completed_before", "updated_after", "updated_before", "tags", "customer_review_status"}
     assert set(listing["responses"]["200"]["content"]["application/json"]["schema"]["required"]) == {
         "docs", "total", "limit", "offset", "has_more", "next_token"}
     assert "500" in spec["paths"]["/v1/task/{task_id}/cancel"]["post"]["responses"]
