@@ -78,4 +78,24 @@ def flagged_attachments(conn: Connection, *, limit: int = 50) -> list[dict[str, 
         .order_by(flags.c.last_flagged_at.desc(), flags.c.task_id)
         .limit(limit)
     ).mappings()
-    return [dict(r) for r in rows]
+    return [{**r, "attachments": attachments_of(r["params"])} for r in rows]
+
+
+def flagged_pending(conn: Connection) -> int:
+    """How many tasks still waiting for an answer have a flagged attachment (the queue page's
+    pointer to the Skips page)."""
+    return conn.execute(
+        select(func.count(func.distinct(task_skips.c.task_id)))
+        .select_from(task_skips.join(tasks, tasks.c.id == task_skips.c.task_id))
+        .where(task_skips.c.reason.is_not(None), _flagged(), tasks.c.status == "pending")
+    ).scalar_one()
+
+
+def attachments_of(params: Any) -> list[str]:
+    """A task's attachments as stored (``attachment``, or a comparison's ``attachments``); an odd
+    stored row gives what strings it has."""
+    if not isinstance(params, dict):
+        return []
+    found = params.get("attachments")
+    found = found if isinstance(found, list) else [params.get("attachment")]
+    return [a for a in found if isinstance(a, str)]

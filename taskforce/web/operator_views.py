@@ -148,11 +148,12 @@ def queue_page(request: Request) -> Response:
         depth = queue_depth(conn, now=now)
         oldest = oldest_waiting(conn, now=now)
         held = in_progress(conn, now=now)
+        flagged = skips.flagged_pending(conn)
     for lease in held:
         lease["seconds_left"] = max(0, (lease["lease_expires_at"] - now) // 1000)
         lease["held_ms"] = now - lease["claimed_at"] if lease["claimed_at"] else None
     return _operator_page(request, "operator/queue.html", "Queue", depth=depth, oldest=oldest,
-                          held=held, urgencies=URGENCIES, now=now)
+                          held=held, urgencies=URGENCIES, now=now, flagged=flagged)
 
 
 @router.get("/operator/skips")

@@ -105,9 +105,15 @@ def test_every_operator_page_fits_a_phone(phone, server, factory, db):
         factory.user("worker", email=f"worker.number.{i}.with.a.long.address@example.test")
         customer = factory.customer(f"customer number {i} with a long name")
         factory.user("customer", customer_id=customer.id)
-        factory.task(customer, "categorization", instruction=LONG_WORD)
+        task = factory.task(customer, "categorization", instruction=LONG_WORD,
+                            attachment=f"http://img.example.test/{LONG_WORD}.png")
+        worker = factory.user("worker", email=f"skipper.{i}.with.a.long.address@example.test")
+        with db.write() as conn:  # a skip with a long reason, and a flagged attachment
+            service.release(conn, task["id"], worker["id"], "no-lease", skip=True,
+                            reason=f"other: {LONG_WORD}" if i else "attachment broken")
     _sign_in(phone, server, operator["email"])
-    for path in ["/operator", "/operator/workers", "/operator/queue", "/operator/customers"]:
+    for path in ["/operator", "/operator/workers", "/operator/queue", "/operator/customers",
+                 "/operator/skips"]:
         _fits(phone, server, path)
 
 
