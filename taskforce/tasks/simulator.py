@@ -15,14 +15,14 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from sqlalchemy import and_, func, literal_column, select, true
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from taskforce import signals as signal_topics
 from taskforce.clock import now_ms
 from taskforce.db import Database
 from taskforce.errors import TaskforceError
-from taskforce.models import tasks
+from taskforce.models import TEST_PENDING, tasks
 from taskforce.signals import Signals
 from taskforce.task_types import REGISTRY
 from taskforce.tasks import service
@@ -32,17 +32,16 @@ log = logging.getLogger(__name__)
 BATCH = 200
 
 
-def _pending_test():
-    # Literals, not bound parameters, so the planner sees the partial index ix_tasks_test_pending
-    # (status = 'pending' AND is_test = 1/true) applies.
-    return and_(tasks.c.status == literal_column("'pending'"), tasks.c.is_test == true())
+def _pending_test(conn: Connection):
+    # The partial index's own predicate (models.TEST_PENDING), so the planner sees it applies.
+    return TEST_PENDING.clause(conn.dialect.name)
 
 
 def complete_due(conn: Connection, *, now: int, delay_ms: int, limit: int = BATCH) -> list[str]:
     """Complete the test tasks created at least ``delay_ms`` ago; returns their ids."""
     query = (
         select(tasks.c.id, tasks.c.type, tasks.c.params)
-        .where(_pending_test(), tasks.c.created_at <= now - delay_ms)
+        .where(_pending_test(conn), tasks.c.created_at <= now - delay_ms)
         .order_by(tasks.c.created_at)
         .limit(limit)
     )
@@ -62,7 +61,7 @@ def complete_due(conn: Connection, *, now: int, delay_ms: int, limit: int = BATC
 
 
 def oldest_pending(conn: Connection) -> int | None:
-    return conn.execute(select(func.min(tasks.c.created_at)).where(_pending_test())).scalar()
+    return conn.execute(select(func.min(tasks.c.created_at)).where(_pending_test(conn))).scalar()
 
 
 class SimulatedWorker:
@@ -94,8 +93,6 @@ class SimulatedWorker:
             except Exception:  # noqa: BLE001 - the database may be briefly unavailable
                 log.exception("simulated worker: database step failed; retrying")
                 done, due = [], None
-            if done and self.signals is not None:
-                self.signals.publish(signal_topics.TASK_COMPLETED)
             if len(done) >= BATCH:
                 continue
             wait = self.poll_seconds

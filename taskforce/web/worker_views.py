@@ -13,15 +13,12 @@ import re
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
-from taskforce import signals
 from taskforce.clock import now_ms
 from taskforce.errors import InvalidParameter, LeaseLost, NotFound
-from taskforce.models import tasks
 from taskforce.task_types import REGISTRY
 from taskforce.task_types.base import is_http_url
 from taskforce.task_types.fields import MAX_ROWS
@@ -154,20 +151,15 @@ def form_values(form: FormData | None) -> dict[str, Any]:
 
 
 def _held_task(conn, task_id: str, worker_id: int, now: int) -> dict[str, Any] | None:
-    """The task if this worker holds its current lease, else None."""
-    try:
-        task = service.get(conn, task_id)
-    except NotFound:
+    """The task if this worker holds an unexpired lease on it, else None."""
+    lease = service.held_lease(conn, task_id, worker_id, now=now)
+    if lease is None:
         return None
-    row = conn.execute(
-        select(tasks.c.lease_worker_id, tasks.c.lease_token, tasks.c.lease_expires_at)
-        .where(tasks.c.id == task_id)
-    ).first()
-    if (task["status"] != Status.PENDING.value or row.lease_worker_id != worker_id
-            or row.lease_expires_at is None or row.lease_expires_at < now):
+    task = service.get(conn, task_id)
+    if task["status"] != Status.PENDING.value:
         return None
-    task["lease_token"] = row.lease_token
-    task["lease_expires_at"] = row.lease_expires_at
+    task["lease_token"] = lease.token
+    task["lease_expires_at"] = lease.expires_at
     return task
 
 
@@ -265,7 +257,6 @@ def _submit(request: Request, task_id: str, form: FormData) -> Response:
         return _task_page(request, held, error=exc.message, form=form, status_code=400)
     except LeaseLost as exc:
         return _claim_next(request, user["id"], exc.message)
-    state.signals.publish(signals.TASK_COMPLETED)
     return _claim_next(request, user["id"])
 
 
