@@ -207,9 +207,6 @@ def _open_of_task(*extra):
     return and_(assignments.c.task_id == tasks.c.id, _OPEN, *extra)
 
 
-#: Take one slot of a task: guarded by the queue's own predicate (still pending, live, not held,
-#: a slot free or run out), and computed before the run-out assignments are closed, so that a
-#: slot taken over replaces the one that ran out.
 def _take_slot(dialect: str):
     return (
         update(tasks)
