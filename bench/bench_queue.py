@@ -50,9 +50,11 @@ def _baseline_worker(db, worker_id: int, done: list[str]) -> bool:
     lock = " FOR UPDATE SKIP LOCKED" if not db.is_sqlite else ""
     # The lease lives on the task row here (the same columns' worth of writes as the bare queue
     # had before leases moved into assignments): open count, expiry, and the expiry as fence.
+    # "held = :f" as the queue's own claim has it: without it the partial queue index no longer
+    # applies (its predicate has held = false since issue 9) and SQLite scans and sorts.
     claim = text(
         "UPDATE tasks SET leases_open = 1, lease_expires_at = :e WHERE id = ("
-        "SELECT id FROM tasks WHERE status = 'pending' AND is_test = :f AND leases_open = 0 "
+        "SELECT id FROM tasks WHERE status = 'pending' AND is_test = :f AND held = :f AND leases_open = 0 "
         f"ORDER BY priority, created_at, id LIMIT 1{lock}) RETURNING id")
     finish = text("UPDATE tasks SET status = 'completed', response = :r, completed_at = :now, "
                   "leases_open = 0 WHERE id = :id AND lease_expires_at = :e")

@@ -269,12 +269,13 @@ def claim(
     if held is not None:
         return held
     next_task = _PG_NEXT_TASK if postgres else _SQLITE_NEXT_TASK
+    take_slot = _TAKE_SLOT[conn.dialect.name]
     for _ in range(3):
         task_id = conn.execute(next_task, {"now": now, "worker": worker_id}).scalar()
         if task_id is None:
             return None
         expires = now + lease_seconds * 1000
-        if not conn.execute(_TAKE_SLOT[conn.dialect.name], {"b_id": task_id, "now": now, "b_expires": expires}).rowcount:
+        if not conn.execute(take_slot, {"b_id": task_id, "now": now, "b_expires": expires}).rowcount:
             continue
         # A lease that ran out on someone else is closed in the history as expired.
         conn.execute(_CLOSE_RUN_OUT, {"b_id": task_id, "b_now": now})
