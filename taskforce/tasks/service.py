@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import (
     and_,
     bindparam,
+    case,
     exists,
     func,
     insert,
@@ -171,7 +172,7 @@ _skipped_by_worker = exists().where(task_skips.c.task_id == tasks.c.id,
 # tasks); the text statement names the index (SQLAlchemy renders no table hints for SQLite).
 # "answers_submitted = 0 OR …" spares a one-answer task (always 0 while pending) the look-up.
 _SQLITE_NEXT_TASK = text(
-    f"SELECT id FROM tasks INDEXED BY ix_tasks_queue WHERE {QUEUE.sqlite} AND {FREE_SLOT} "
+    f"SELECT id, lease_expires_at FROM tasks INDEXED BY ix_tasks_queue WHERE {QUEUE.sqlite} AND {FREE_SLOT} "
     "AND NOT EXISTS (SELECT 1 FROM task_skips WHERE task_skips.task_id = tasks.id "
     "AND task_skips.worker_id = :worker) "
     "AND (answers_submitted = 0 OR NOT EXISTS (SELECT 1 FROM assignments WHERE assignments.task_id = tasks.id "
@@ -179,7 +180,7 @@ _SQLITE_NEXT_TASK = text(
     "ORDER BY priority, created_at, id LIMIT 1"
 )
 _PG_NEXT_TASK = (
-    select(tasks.c.id)
+    select(tasks.c.id, tasks.c.lease_expires_at)
     .where(QUEUE.clause("postgresql"), text(FREE_SLOT), ~_skipped_by_worker,
            or_(tasks.c.answers_submitted == 0, ~_answered_by_worker))
     .order_by(tasks.c.priority, tasks.c.created_at, tasks.c.id)
@@ -208,16 +209,23 @@ def _open_of_task(*extra):
 
 
 def _take_slot(dialect: str):
+    now, expires, earliest = bindparam("now"), bindparam("b_expires"), tasks.c.lease_expires_at
+    run_out = select(func.count()).where(
+        _open_of_task(assignments.c.lease_expires_at < now)).scalar_subquery()
+    earliest_left = select(func.min(assignments.c.lease_expires_at)).where(
+        _open_of_task(assignments.c.lease_expires_at >= now,
+                      assignments.c.lease_expires_at < expires)).scalar_subquery()
+    # The subqueries run only when an open lease has run out (a CASE arm is evaluated only
+    # when chosen); otherwise the row alone says it: a fresh task costs no look-up.
     return (
         update(tasks)
         .where(tasks.c.id == bindparam("b_id"), QUEUE.clause(dialect), text(FREE_SLOT))
         .values(
-            leases_open=tasks.c.leases_open + 1 - select(func.count()).where(
-                _open_of_task(assignments.c.lease_expires_at < bindparam("now"))).scalar_subquery(),
-            lease_expires_at=func.coalesce(select(func.min(assignments.c.lease_expires_at)).where(
-                _open_of_task(assignments.c.lease_expires_at >= bindparam("now"),
-                              assignments.c.lease_expires_at < bindparam("b_expires"))).scalar_subquery(),
-                bindparam("b_expires")),
+            leases_open=case((earliest < now, tasks.c.leases_open + 1 - run_out),
+                             else_=tasks.c.leases_open + 1),
+            lease_expires_at=case((earliest.is_(None), expires),
+                                  (earliest >= now, case((earliest < expires, earliest), else_=expires)),
+                                  else_=func.coalesce(earliest_left, expires)),
         )
     )
 
@@ -271,14 +279,16 @@ def claim(
     next_task = _PG_NEXT_TASK if postgres else _SQLITE_NEXT_TASK
     take_slot = _TAKE_SLOT[conn.dialect.name]
     for _ in range(3):
-        task_id = conn.execute(next_task, {"now": now, "worker": worker_id}).scalar()
-        if task_id is None:
+        row = conn.execute(next_task, {"now": now, "worker": worker_id}).first()
+        if row is None:
             return None
+        task_id = row[0]
         expires = now + lease_seconds * 1000
         if not conn.execute(take_slot, {"b_id": task_id, "now": now, "b_expires": expires}).rowcount:
             continue
-        # A lease that ran out on someone else is closed in the history as expired.
-        conn.execute(_CLOSE_RUN_OUT, {"b_id": task_id, "b_now": now})
+        if row[1] is not None and row[1] < now:
+            # A lease that ran out on someone else is closed in the history as expired.
+            conn.execute(_CLOSE_RUN_OUT, {"b_id": task_id, "b_now": now})
         token = ids.new_lease_token()
         conn.execute(_INSERT_ASSIGNMENT, {"task_id": task_id, "worker_id": worker_id, "lease_token": token,
                                           "claimed_at": now, "lease_expires_at": expires})
