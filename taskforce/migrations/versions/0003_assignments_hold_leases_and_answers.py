@@ -46,7 +46,9 @@ def upgrade() -> None:
     op.add_column('tasks', sa.Column('answers_needed', sa.SmallInteger(), server_default=sa.text('1'), nullable=False))
     op.add_column('tasks', sa.Column('answers_submitted', sa.SmallInteger(), server_default=sa.text('0'), nullable=False))
     op.add_column('tasks', sa.Column('leases_open', sa.SmallInteger(), server_default=sa.text('0'), nullable=False))
-    op.add_column('tasks', sa.Column('held', sa.Boolean(), server_default=sa.text('false'), nullable=False))
+    # tasks.held may already be there (the batches migration adds it too): added once.
+    if 'held' not in {c['name'] for c in sa.inspect(op.get_bind()).get_columns('tasks')}:
+        op.add_column('tasks', sa.Column('held', sa.Boolean(), server_default=sa.text('false'), nullable=False))
 
     # -- the data -----------------------------------------------------------------------------
     # A live lease (expired or not) is its assignment's now: it stays open with the task's expiry.
@@ -111,43 +113,28 @@ def upgrade() -> None:
 
 
 # SQLite cannot drop a column that has a foreign key, so the table is rebuilt. Alembic's batch
-# rebuild would reflect the indexes, and SQLite's reflection loses a partial index's WHERE: the
-# partial indexes are dropped first and made again after, and the task_counts triggers (which
-# go with the old table) are made again as migration 0001 made them.
-_SQLITE_PARTIAL = {
-    'ix_tasks_customer_project': (['customer_id', 'is_test', 'project', 'created_at', 'id'], 'project IS NOT NULL'),
-    'ix_tasks_customer_batch': (['customer_id', 'is_test', 'batch', 'created_at', 'id'], 'batch IS NOT NULL'),
-    'ix_tasks_customer_completed': (['customer_id', 'is_test', 'completed_at', 'created_at'], 'completed_at IS NOT NULL'),
-}
-_COUNT_KEY = "customer_id, is_test, type, status, shard"
-
-
-def _sqlite_bump(row: str, delta: int) -> str:
-    sign = "+" if delta > 0 else "-"
-    return (f"INSERT INTO task_counts ({_COUNT_KEY}, n) "
-            f"VALUES ({row}.customer_id, {row}.is_test, {row}.type, {row}.status, 0, {delta}) "
-            f"ON CONFLICT ({_COUNT_KEY}) DO UPDATE SET n = n {sign} 1;")
-
-
+# rebuild reflects the indexes, and SQLite's reflection loses a partial index's WHERE; the
+# table's triggers (task_counts, migration 0001) go with the old table. So every partial index
+# and trigger on tasks is saved as SQLite stored it, dropped, and made again after the rebuild,
+# whichever migrations made them.
 def _sqlite_drop_task_columns() -> None:
-    for name in _SQLITE_PARTIAL:
-        op.execute(f"DROP INDEX {name}")
+    bind = op.get_bind()
     # Other tables' foreign keys point at tasks while it is replaced (taskforce.migrate turns
     # them off for the migration and checks them all before it commits).
-    if op.get_bind().exec_driver_sql("PRAGMA foreign_keys").scalar():
+    if bind.exec_driver_sql("PRAGMA foreign_keys").scalar():
         raise RuntimeError("0003 rebuilds the tasks table: run it with foreign keys off (taskforce migrate does)")
+    saved = [(kind, name, sql) for kind, name, sql in bind.exec_driver_sql(
+        "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = 'tasks' AND sql IS NOT NULL "
+        "AND type IN ('index', 'trigger')").all()
+        if kind == 'trigger' or ' WHERE ' in sql.upper()]
+    for kind, name, _ in saved:
+        op.execute(f'DROP {kind.upper()} "{name}"')
     with op.batch_alter_table('tasks', schema=None, recreate='always') as batch_op:
         batch_op.drop_column('lease_worker_id')
         batch_op.drop_column('lease_token')
         batch_op.drop_column('completed_by')
-    for name, (columns, where) in _SQLITE_PARTIAL.items():
-        op.create_index(name, 'tasks', columns, unique=False, sqlite_where=sa.text(where))
-    changed = "OLD.customer_id IS NOT NEW.customer_id OR OLD.is_test IS NOT NEW.is_test OR " \
-              "OLD.type IS NOT NEW.type OR OLD.status IS NOT NEW.status"
-    op.execute(f"CREATE TRIGGER IF NOT EXISTS tasks_count_insert AFTER INSERT ON tasks BEGIN {_sqlite_bump('NEW', 1)} END")
-    op.execute(f"CREATE TRIGGER IF NOT EXISTS tasks_count_delete AFTER DELETE ON tasks BEGIN {_sqlite_bump('OLD', -1)} END")
-    op.execute("CREATE TRIGGER IF NOT EXISTS tasks_count_update AFTER UPDATE OF customer_id, is_test, type, status "
-               f"ON tasks WHEN {changed} BEGIN {_sqlite_bump('OLD', -1)} {_sqlite_bump('NEW', 1)} END")
+    for _, _, sql in saved:
+        op.execute(sql)
 
 
 def downgrade() -> None:
