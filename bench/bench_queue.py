@@ -45,25 +45,27 @@ def _taskforce_worker(db, worker_id: int, done: list[str]) -> bool:
 
 
 def _baseline_worker(db, worker_id: int, done: list[str]) -> bool:
-    import secrets
-
     from sqlalchemy import text
 
     lock = " FOR UPDATE SKIP LOCKED" if not db.is_sqlite else ""
+    # The lease lives on the task row here (the same columns' worth of writes as the bare queue
+    # had before leases moved into assignments): open count, expiry, and the expiry as fence.
+    # "held = :f" as the queue's own claim has it: without it the partial queue index no longer
+    # applies (its predicate has held = false since issue 9) and SQLite scans and sorts.
     claim = text(
-        "UPDATE tasks SET lease_worker_id = :w, lease_token = :t, lease_expires_at = :e WHERE id = ("
-        "SELECT id FROM tasks WHERE status = 'pending' AND is_test = :f AND lease_token IS NULL "
+        "UPDATE tasks SET leases_open = 1, lease_expires_at = :e WHERE id = ("
+        "SELECT id FROM tasks WHERE status = 'pending' AND is_test = :f AND held = :f AND leases_open = 0 "
         f"ORDER BY priority, created_at, id LIMIT 1{lock}) RETURNING id")
     finish = text("UPDATE tasks SET status = 'completed', response = :r, completed_at = :now, "
-                  "lease_token = NULL WHERE id = :id AND lease_token = :t")
-    token = secrets.token_hex(16)
+                  "leases_open = 0 WHERE id = :id AND lease_expires_at = :e")
     now = int(time.time() * 1000)
+    expires = now + 600_000 + worker_id  # distinct per worker: the fence
     with db.write() as conn:
-        task_id = conn.execute(claim, {"w": worker_id, "t": token, "e": now + 600_000, "f": False}).scalar()
+        task_id = conn.execute(claim, {"e": expires, "f": False}).scalar()
     if task_id is None:
         return False
     with db.write() as conn:
-        conn.execute(finish, {"r": '{"category": "public"}', "now": now, "id": task_id, "t": token})
+        conn.execute(finish, {"r": '{"category": "public"}', "now": now, "id": task_id, "e": expires})
     done.append(task_id)
     return True
 

@@ -14,8 +14,10 @@ from taskforce.signals import Signals
 class AppState:
     settings: Settings
     db: Database
-    signals: Signals = field(default_factory=Signals)
+    #: The database's own: its units of work publish on it after they commit.
+    signals: Signals = field(init=False)
     limits: WebLimits = field(init=False)
 
     def __post_init__(self) -> None:
+        self.signals = self.db.signals
         self.limits = WebLimits.from_settings(self.settings)

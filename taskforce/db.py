@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection, RootTransaction, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from taskforce.errors import TaskforceError
+from taskforce.signals import Signals
 
 if TYPE_CHECKING:
     from taskforce.config import Settings
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _IMMEDIATE = "taskforce_immediate"
+_AFTER_COMMIT = "taskforce_after_commit"
 T = TypeVar("T")
 
 
@@ -122,6 +124,50 @@ def _make_engine(url: str, pool_size: int, max_overflow: int, synchronous: str =
     )
 
 
+class _AfterCommit:
+    """What one unit of work does once it has committed, and never if it rolls back."""
+
+    __slots__ = ("topics", "hooks")
+
+    def __init__(self) -> None:
+        self.topics: dict[str, None] = {}  # ordered, and each topic once per transaction
+        self.hooks: list[Callable[[], None]] = []
+
+    def run(self, signals: Signals) -> None:
+        # The transaction is committed: a failing wake-up must not turn it into an error (the
+        # loops' polls are the fallback), so each is logged and the rest still run.
+        for topic in self.topics:
+            try:
+                signals.publish(topic)
+            except Exception:  # noqa: BLE001
+                log.exception("after commit: publishing %s failed", topic)
+        for hook in self.hooks:
+            try:
+                hook()
+            except Exception:  # noqa: BLE001
+                log.exception("after commit: %r failed", hook)
+
+
+def _pending(conn: Connection) -> _AfterCommit | None:
+    return conn.info.get(_AFTER_COMMIT)
+
+
+def after_commit(conn: Connection, hook: Callable[[], None]) -> None:
+    """Run ``hook()`` once this unit of work (``db.write()``/``db.read()``) has committed; never
+    if it rolls back. Outside such a unit of work there is nothing to run it, so it is dropped."""
+    pending = _pending(conn)
+    if pending is not None:
+        pending.hooks.append(hook)
+
+
+def publish_after_commit(conn: Connection, topic: str) -> None:
+    """Publish ``topic`` on the database's in-process ``Signals`` once this unit of work has
+    committed (once per transaction however often it is asked); never if it rolls back."""
+    pending = _pending(conn)
+    if pending is not None:
+        pending.topics[topic] = None
+
+
 class Database:
     """The one shared state of Taskforce: an engine plus read and write units of work."""
 
@@ -131,6 +177,9 @@ class Database:
         self.engine = _make_engine(url, pool_size, pool_size if max_overflow is None else max_overflow,
                                    synchronous)
         self.dialect = self.engine.dialect.name
+        #: In-process wake-ups: what a unit of work owes (a callback, a test task to answer) is
+        #: published here after it commits (``publish_after_commit``); the app's loops listen.
+        self.signals = Signals()
 
     @classmethod
     def for_settings(cls, settings: Settings) -> Database:
@@ -174,6 +223,7 @@ class Database:
     @contextmanager
     def _transaction(self, write: bool) -> Iterator[Connection]:
         conn, trans = self._begin(write)
+        pending = conn.info[_AFTER_COMMIT] = _AfterCommit()
         try:
             try:
                 yield conn
@@ -198,7 +248,9 @@ class Database:
             # info is discarded with it anyway.
             if not conn.invalidated:
                 conn.info.pop(_IMMEDIATE, None)
+                conn.info.pop(_AFTER_COMMIT, None)
             conn.close()
+        pending.run(self.signals)  # reached only once COMMIT succeeded
 
     def write(self):
         """``with db.write() as conn``: one write transaction (BEGIN IMMEDIATE on SQLite)."""

@@ -35,6 +35,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from taskforce.clock import now_ms
+from taskforce.models import FREE_SLOT, OPEN_ASSIGNMENT, QUEUE
 from taskforce.tasks.status import PRIORITY
 
 #: Set by ``taskforce serve`` before any worker imports this module (the library reads it then).
@@ -97,23 +98,21 @@ class State:
 
 
 def _sql(dialect: str) -> dict[str, object]:
-    false, true = ("0", "1") if dialect == "sqlite" else ("false", "true")
     # SQLite's planner is told the index: once ANALYZE has run it may prefer a customer index.
     queue_ix = "INDEXED BY ix_tasks_queue" if dialect == "sqlite" else ""
     depth_ix = "INDEXED BY ix_tasks_queue_depth" if dialect == "sqlite" else ""
-    # Literals, never bound parameters, where a partial index's WHERE must visibly apply.
+    # The partial indexes' own predicates (models.py), word for word, so the planner uses them.
+    queue = QUEUE.sql(dialect)
     return {
         "counts": text("SELECT is_test, type, status, SUM(n) FROM task_counts "
                        "GROUP BY is_test, type, status"),
         "depth": text(f"SELECT priority, COUNT(*) FROM tasks {depth_ix} "
-                      f"WHERE status = 'pending' AND is_test = {false} "
-                      "AND (lease_expires_at IS NULL OR lease_expires_at < :now) GROUP BY priority"),
+                      f"WHERE {queue} AND {FREE_SLOT} GROUP BY priority"),
         "oldest": text(f"SELECT created_at FROM tasks {queue_ix} "
-                       f"WHERE status = 'pending' AND is_test = {false} AND priority = :priority "
-                       "AND (lease_expires_at IS NULL OR lease_expires_at < :now) "
+                       f"WHERE {queue} AND priority = :priority AND {FREE_SLOT} "
                        "ORDER BY priority, created_at, id LIMIT 1"),
-        "leases": text("SELECT COUNT(*) FROM tasks WHERE lease_worker_id IS NOT NULL "
-                       "AND status = 'pending' AND lease_expires_at >= :now"),
+        "leases": text(f"SELECT COUNT(*) FROM assignments WHERE {OPEN_ASSIGNMENT.sql(dialect)} "
+                       "AND lease_expires_at >= :now"),
         "deliveries": text("SELECT COUNT(*), COALESCE(SUM(CASE WHEN attempts > 0 THEN 1 ELSE 0 END), 0), "
                            "MIN(next_attempt_at) FROM deliveries WHERE status = 'pending'"),
     }

@@ -22,9 +22,23 @@ def upgrade(url: str, revision: str = "head") -> None:
 
     db = Database(url, pool_size=1)  # creates the SQLite file's folder and sets WAL
     try:
-        with db.engine.begin() as conn:
-            cfg = alembic_config(url)
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, revision)
+        with db.engine.connect() as conn:
+            if db.is_sqlite:
+                # A migration that rebuilds a table other tables point at (SQLite cannot drop a
+                # column otherwise) must run with foreign keys off; SQLite ignores this PRAGMA
+                # inside a transaction, so it is set before BEGIN, and checked before COMMIT.
+                conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+            try:
+                with conn.begin():
+                    cfg = alembic_config(url)
+                    cfg.attributes["connection"] = conn
+                    command.upgrade(cfg, revision)
+                    if db.is_sqlite:
+                        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                        if broken:
+                            raise RuntimeError(f"migration left rows with broken foreign keys: {broken[:5]}")
+            finally:
+                if db.is_sqlite:
+                    conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
     finally:
         db.dispose()

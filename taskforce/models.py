@@ -4,6 +4,9 @@ PostgreSQL, with no time-zone conversion anywhere (docs/decisions.md)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -17,6 +20,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TextClause,
     text,
 )
 
@@ -84,6 +88,40 @@ users = Table(
     Column("session_epoch", Integer, nullable=False, server_default=text("0")),
 )
 
+
+@dataclass(frozen=True)
+class Predicate:
+    """A partial index's WHERE, per dialect. A planner uses a partial index only when a query's
+    WHERE visibly implies the index's (literals, not bound parameters: SQLite cannot see through
+    ``status = ?``, nor PostgreSQL's generic plans, which psycopg's prepared statements end up
+    using), so the queries that rely on an index repeat its predicate from here, word for word."""
+
+    sqlite: str
+    postgresql: str
+
+    def index_where(self) -> dict[str, Any]:
+        return {"sqlite_where": text(self.sqlite), "postgresql_where": text(self.postgresql)}
+
+    def sql(self, dialect: str) -> str:
+        return self.postgresql if dialect == "postgresql" else self.sqlite
+
+    def clause(self, dialect: str) -> TextClause:
+        return text(self.sql(dialect))
+
+
+#: Tasks a person may be handed: pending, live, not held back. ``ix_tasks_queue`` and
+#: ``ix_tasks_queue_depth`` hold exactly these rows.
+QUEUE = Predicate("status = 'pending' AND is_test = 0 AND held = 0",
+                  "status = 'pending' AND is_test = false AND held = false")
+#: Test-mode tasks the simulated worker answers (``ix_tasks_test_pending``).
+TEST_PENDING = Predicate("status = 'pending' AND is_test = 1 AND held = 0",
+                         "status = 'pending' AND is_test = true AND held = false")
+#: Among QUEUE's rows, those with a slot a worker may take now: fewer answers and open
+#: assignments than needed, or an open assignment whose lease has run out (bind ``:now``).
+FREE_SLOT = "(answers_submitted + leases_open < answers_needed OR lease_expires_at < :now)"
+#: Assignments still open: held by a worker, or run out and not yet taken over (``ix_assignments_open``).
+OPEN_ASSIGNMENT = Predicate("outcome IS NULL", "outcome IS NULL")
+
 tasks = Table(
     "tasks",
     metadata,
@@ -105,19 +143,25 @@ tasks = Table(
     Column("created_at", Millis, nullable=False),
     Column("completed_at", Millis),
     Column("canceled_at", Millis),
-    #: The current lease: who holds the task, the token their submission must carry, until when.
-    Column("lease_worker_id", Integer, ForeignKey("users.id")),
-    Column("lease_token", String(32)),
+    #: How many workers' answers the task needs before its response is combined (issue 9:
+    #: overlap; raising it by one asks one more worker).
+    Column("answers_needed", SmallInteger, nullable=False, server_default=text("1")),
+    #: Answers submitted so far, and assignments still open (held, or run out but not yet
+    #: taken over): kept in step with ``assignments`` so that "still needs a worker" is a test on
+    #: the task row alone (``FREE_SLOT``).
+    Column("answers_submitted", SmallInteger, nullable=False, server_default=text("0")),
+    Column("leases_open", SmallInteger, nullable=False, server_default=text("0")),
+    #: The earliest expiry among the open assignments (null when none is open): once it has
+    #: passed, that slot may be taken over.
     Column("lease_expires_at", Millis),
-    Column("completed_by", Integer, ForeignKey("users.id")),
+    #: Held back from every worker while its batch is not finalised (issue 14).
+    Column("held", Boolean, nullable=False, server_default=text("false")),
     #: Null while the callback is owed or being retried; then whether it was delivered.
     Column("callback_succeeded", Boolean),
     #: Later clients (scaleapi 2.x) group tasks by project and batch and de-duplicate by unique_id.
     Column("project", String(200)),
     Column("batch", String(200)),
     Column("unique_id", String(200)),
-    #: Set while the task waits in a batch that is not finalised: workers are not offered it.
-    Column("held", Boolean, nullable=False, server_default=text("false")),
     #: The customer's labels (scaleapi 2.x's task tags), a JSON array of strings.
     Column("tags", JSON, nullable=False, server_default=text("'[]'")),
     #: The customer's audit of a completed task: ``accepted`` | ``rejected``; and their comments.
@@ -139,21 +183,8 @@ tasks = Table(
     Index("ix_tasks_customer_batch", "customer_id", "is_test", "batch", "created_at", "id",
           sqlite_where=text("batch IS NOT NULL"), postgresql_where=text("batch IS NOT NULL")),
     # The work queue: only pending live tasks, in the order they are handed out.
-    Index(
-        "ix_tasks_queue",
-        "priority",
-        "created_at",
-        "id",
-        sqlite_where=text("status = 'pending' AND is_test = 0"),
-        postgresql_where=text("status = 'pending' AND is_test = false"),
-    ),
-    Index(
-        "ix_tasks_test_pending",
-        "created_at",
-        sqlite_where=text("status = 'pending' AND is_test = 1"),
-        postgresql_where=text("status = 'pending' AND is_test = true"),
-    ),
-    Index("ix_tasks_completed_by", "completed_by", "completed_at"),
+    Index("ix_tasks_queue", "priority", "created_at", "id", **QUEUE.index_where()),
+    Index("ix_tasks_test_pending", "created_at", **TEST_PENDING.index_where()),
     # The dashboard's completions per day and median completion time over the last 30 days.
     # Only completed rows are indexed, so creating a task costs nothing more.
     Index(
@@ -165,14 +196,6 @@ tasks = Table(
         sqlite_where=text("completed_at IS NOT NULL"),
         postgresql_where=text("completed_at IS NOT NULL"),
     ),
-    # A worker's current lease (one per worker) and the operator's "in progress" list; only
-    # leased rows are indexed.
-    Index(
-        "ix_tasks_lease_worker",
-        "lease_worker_id",
-        sqlite_where=text("lease_worker_id IS NOT NULL"),
-        postgresql_where=text("lease_worker_id IS NOT NULL"),
-    ),
     # The operator's queue depth by urgency and type, counted from the index alone (a lease
     # counts as held while lease_expires_at is in the future; releases clear it).
     Index(
@@ -180,8 +203,7 @@ tasks = Table(
         "priority",
         "type",
         "lease_expires_at",
-        sqlite_where=text("status = 'pending' AND is_test = 0"),
-        postgresql_where=text("status = 'pending' AND is_test = false"),
+        **QUEUE.index_where(),
     ),
 )
 
@@ -208,26 +230,40 @@ task_skips = Table(
     Column("task_id", String(24), ForeignKey("tasks.id"), primary_key=True),
     Column("worker_id", Integer, ForeignKey("users.id"), primary_key=True),
     Column("skipped_at", Millis, nullable=False),
-    #: Why, in the worker's words (skip.py: a reason from the list, ": " and a note); operators see it.
+    #: Why, in the worker's words (tasks/skips.py: a reason from the list, ": " and a note); operators see it.
     Column("reason", String(600)),
     # The operator's "skips with a reason", newest first; plain skips are not indexed.
     Index("ix_task_skips_reasons", "skipped_at", sqlite_where=text("reason IS NOT NULL"),
           postgresql_where=text("reason IS NOT NULL")),
 )
 
-#: One row per lease handed out: the history behind the operator's per-worker figures.
+#: One row per worker's claim on a task: the lease while it is open, then how it ended, and the
+#: worker's answer. A task's ``answers_submitted`` / ``leases_open`` / ``lease_expires_at`` summarise
+#: its rows here (service.py keeps them in step, in the same transaction).
 assignments = Table(
     "assignments",
     metadata,
     Column("id", Integer, primary_key=True),
     Column("task_id", String(24), ForeignKey("tasks.id"), nullable=False, index=True),
-    Column("worker_id", Integer, ForeignKey("users.id"), nullable=False),
+    #: Null for the test-mode simulated worker's answers.
+    Column("worker_id", Integer, ForeignKey("users.id")),
+    #: The token the worker's submission must carry.
     Column("lease_token", String(32), nullable=False, unique=True),
     Column("claimed_at", Millis, nullable=False),
+    Column("lease_expires_at", Millis),
+    #: When it ended; for ``submitted``, when the answer came in.
     Column("finished_at", Millis),
-    #: Null while held; then ``submitted`` | ``skipped`` | ``expired`` | ``released`` | ``canceled``.
+    #: Null while open; then ``submitted`` | ``skipped`` | ``expired`` (taken over after its
+    #: lease ran out) | ``released`` | ``canceled``.
     Column("outcome", String(16)),
+    #: The worker's validated answer (``submitted`` only).
+    Column("answer", JSON),
     Index("ix_assignments_worker", "worker_id", "claimed_at"),
+    # A worker's current lease and the operator's "in progress" list: open rows only.
+    Index("ix_assignments_open", "worker_id", "lease_expires_at", **OPEN_ASSIGNMENT.index_where()),
+    # A worker never answers one task twice (the simulated worker's null ids are all distinct).
+    Index("uq_assignments_answer", "task_id", "worker_id", unique=True,
+          sqlite_where=text("outcome = 'submitted'"), postgresql_where=text("outcome = 'submitted'")),
 )
 
 #: Projects (scaleapi 2.x): a task type and default parameters for the project's tasks. Per

@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, make_url
 
 from taskforce import signals as topics
+from taskforce.db import publish_after_commit
 from taskforce.signals import Signals
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,14 @@ TOPICS = (topics.TASK_COMPLETED, topics.TEST_TASK_CREATED)
 _CHANNELS = {topic: f"taskforce_{topic}" for topic in TOPICS}
 _TOPIC_OF = {channel: topic for topic, channel in _CHANNELS.items()}
 _NOTIFY = {topic: text(f"NOTIFY {channel}") for topic, channel in _CHANNELS.items()}
+
+
+def wake(conn: Connection, topic: str) -> None:
+    """Wake ``topic``'s loops once this transaction commits, and only then: this process's
+    directly (an after-commit hook on the database's ``Signals``), every other process's through
+    NOTIFY on PostgreSQL. Services call this, so no caller has to remember to publish."""
+    publish_after_commit(conn, topic)
+    notify(conn, topic)
 
 
 def notify(conn: Connection, topic: str) -> None:

@@ -11,12 +11,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, case, false, func, literal_column, or_, select
+from sqlalchemy import case, false, func, select, text
 from sqlalchemy.engine import Connection
 
 from taskforce.clock import now_ms
-from taskforce.models import assignments, tasks, users
-from taskforce.tasks.status import PRIORITY, Status
+from taskforce.models import FREE_SLOT, OPEN_ASSIGNMENT, QUEUE, assignments, tasks, users
+from taskforce.tasks.status import PRIORITY
 
 DAY_MS = 86_400_000
 #: 1970-01-05, the first Monday of the epoch: weeks start 4 days after 1970-01-01 (a Thursday).
@@ -32,10 +32,9 @@ def week_start(now: int) -> int:
     return now - (now - _MONDAY_OFFSET_MS) % (7 * DAY_MS)
 
 
-def _live_pending():
-    # Literals, not bound parameters: the planner can use the partial queue index
-    # (status = 'pending' AND is_test = 0/false) only when the WHERE visibly implies it.
-    return and_(tasks.c.status == literal_column(f"'{Status.PENDING.value}'"), tasks.c.is_test == false())
+def _live_pending(conn: Connection):
+    # The queue index's own predicate (pending, live, not held), so the planner uses it.
+    return QUEUE.clause(conn.dialect.name)
 
 
 # -- the queue --------------------------------------------------------------------------------
@@ -43,9 +42,10 @@ def _live_pending():
 
 @dataclass
 class QueueDepth:
-    #: (urgency, type) → tasks waiting for a worker (pending, live, not leased).
+    #: (urgency, type) → tasks waiting for a worker (pending, live, not held back, not leased).
     waiting: dict[tuple[str, str], int] = field(default_factory=dict)
-    #: (urgency, type) → tasks a worker holds right now.
+    #: (urgency, type) → tasks a worker holds right now (for a task needing several answers:
+    #: whose earliest open lease is still running).
     in_progress: dict[tuple[str, str], int] = field(default_factory=dict)
 
     @property
@@ -65,7 +65,7 @@ def queue_depth(conn: Connection, *, now: int | None = None) -> QueueDepth:
     leased = case((tasks.c.lease_expires_at >= now, 1), else_=0)
     rows = conn.execute(
         select(tasks.c.priority, tasks.c.type, func.count(), func.sum(leased))
-        .where(_live_pending())
+        .where(_live_pending(conn))
         .group_by(tasks.c.priority, tasks.c.type)
     ).all()
     urgency_of = {priority: urgency for urgency, priority in PRIORITY.items()}
@@ -81,17 +81,16 @@ def queue_depth(conn: Connection, *, now: int | None = None) -> QueueDepth:
 
 
 def oldest_waiting(conn: Connection, *, now: int | None = None) -> dict[str, Any] | None:
-    """The longest-waiting task nobody holds: the head of each urgency's part of the queue index,
-    then the oldest of those three."""
+    """The longest-waiting task a worker could take now: the head of each urgency's part of the
+    queue index, then the oldest of those three."""
     now = now if now is not None else now_ms()
-    claimable = or_(tasks.c.lease_expires_at.is_(None), tasks.c.lease_expires_at < now)
     heads = []
     for priority in sorted(set(PRIORITY.values())):
         row = conn.execute(
             select(tasks.c.id, tasks.c.type, tasks.c.urgency, tasks.c.created_at)
-            .where(_live_pending(), tasks.c.priority == priority, claimable)
+            .where(_live_pending(conn), tasks.c.priority == priority, text(FREE_SLOT))
             .order_by(tasks.c.priority, tasks.c.created_at, tasks.c.id)
-            .limit(1)
+            .limit(1), {"now": now}
         ).mappings().first()
         if row is not None:
             heads.append(dict(row))
@@ -103,18 +102,18 @@ def oldest_waiting(conn: Connection, *, now: int | None = None) -> dict[str, Any
 
 
 def in_progress(conn: Connection, *, now: int | None = None, limit: int = 500) -> list[dict[str, Any]]:
-    """Tasks held right now: by whom, since when, until when (soonest expiry first)."""
+    """Leases held right now: which task, by whom, since when, until when (soonest expiry first)."""
     now = now if now is not None else now_ms()
     rows = conn.execute(
-        select(tasks.c.id, tasks.c.type, tasks.c.urgency, tasks.c.lease_expires_at,
-               tasks.c.lease_worker_id.label("worker_id"), users.c.email.label("worker_email"),
-               assignments.c.claimed_at)
+        select(tasks.c.id, tasks.c.type, tasks.c.urgency, assignments.c.lease_expires_at,
+               assignments.c.worker_id, users.c.email.label("worker_email"), assignments.c.claimed_at)
         .select_from(
-            tasks.join(users, users.c.id == tasks.c.lease_worker_id)
-            .outerjoin(assignments, assignments.c.lease_token == tasks.c.lease_token)
+            assignments.join(tasks, tasks.c.id == assignments.c.task_id)
+            .join(users, users.c.id == assignments.c.worker_id)
         )
-        .where(tasks.c.lease_worker_id.is_not(None), _live_pending(), tasks.c.lease_expires_at >= now)
-        .order_by(tasks.c.lease_expires_at, tasks.c.id)
+        .where(text(OPEN_ASSIGNMENT.sql(conn.dialect.name)), assignments.c.lease_expires_at >= now,
+               tasks.c.is_test == false())
+        .order_by(assignments.c.lease_expires_at, tasks.c.id)
         .limit(limit)
     ).mappings().all()
     return [dict(r) for r in rows]

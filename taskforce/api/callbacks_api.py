@@ -12,7 +12,6 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from starlette.responses import Response
 
-from taskforce import signals
 from taskforce.api.v1 import _add, _drain, _principal_or_401, json_response
 from taskforce.app_state import AppState
 from taskforce.callbacks import queries
@@ -115,7 +114,6 @@ async def redeliver_callback(request: Request, task_id: str) -> Response:
         delivery_id = callback_service.redeliver(conn, task_id, principal.customer_id, now=now_ms(),
                                                  is_test=principal.is_test)
         delivery = callback_service.get_delivery(conn, delivery_id)
-    state.signals.publish(signals.TASK_COMPLETED)  # wake the dispatcher: it is due now
     return json_response({"task_id": task_id, **_delivery(delivery)})
 
 

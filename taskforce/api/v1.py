@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from starlette.responses import Response
 
-from taskforce import customers, ids, json_values, request_log, signals
+from taskforce import customers, ids, json_values, request_log
 from taskforce.api import bodies
 from taskforce.api.errors import error_response, too_many_requests, unauthorized
 from taskforce.app_state import AppState
@@ -254,8 +254,6 @@ def _create_handler(task_type: TaskType):
             raise Conflict(f"unique_id: a task with unique_id {params.unique_id!r} already exists") from None
         if invalid is not None:
             raise invalid
-        if principal.is_test:
-            state.signals.publish(signals.TEST_TASK_CREATED)
         return json_response(task_object(row))
 
     create_task.__name__ = f"create_{task_type.name}_task"

@@ -41,7 +41,7 @@ def enqueue(conn: Connection, task: Mapping[str, Any], *, now: int) -> int:
         "next_attempt_at": now,
         "created_at": now,
     })
-    pg_wakeups.notify(conn, signals.TASK_COMPLETED)
+    pg_wakeups.wake(conn, signals.TASK_COMPLETED)
     return result.inserted_primary_key[0]
 
 

@@ -16,8 +16,9 @@ from sqlalchemy import (
     String,
     and_,
     bindparam,
+    case,
     exists,
-    false,
+    func,
     insert,
     literal,
     literal_column,
@@ -33,8 +34,9 @@ from taskforce import batches, ids, pg_wakeups, signals
 from taskforce.callbacks import outbox
 from taskforce.clock import now_ms
 from taskforce.errors import LeaseLost, NotCancelable, NotFound
-from taskforce.models import assignments, task_skips, tasks, users
+from taskforce.models import FREE_SLOT, OPEN_ASSIGNMENT, QUEUE, assignments, task_skips, tasks, users
 from taskforce.task_types import REGISTRY
+from taskforce.task_types.answers import Answer, combine_single
 from taskforce.task_types.base import CreateParams, TaskType
 from taskforce.tasks.representation import TASK_COLUMNS
 from taskforce.tasks.status import PRIORITY, Status
@@ -77,7 +79,7 @@ def create(
     }
     conn.execute(_INSERT_TASK, row)
     if is_test:
-        pg_wakeups.notify(conn, signals.TEST_TASK_CREATED)
+        pg_wakeups.wake(conn, signals.TEST_TASK_CREATED)
     return row
 
 
@@ -119,8 +121,8 @@ def cancel(
     scope = [tasks.c.id == task_id, tasks.c.customer_id == customer_id]
     if is_test is not None:
         scope.append(tasks.c.is_test == is_test)
-    values: dict[str, Any] = dict(status=Status.CANCELED.value, canceled_at=now,
-                                  lease_worker_id=None, lease_token=None, lease_expires_at=None)
+    values: dict[str, Any] = dict(status=Status.CANCELED.value, canceled_at=now, leases_open=0,
+                                  lease_expires_at=None)
     if clear_unique_id:
         values["unique_id"] = None
     changed = conn.execute(
@@ -142,6 +144,15 @@ def cancel(
 
 
 # -- the workforce side ------------------------------------------------------------------------
+#
+# A worker's claim is an assignment: open while they hold it (token, lease expiry), then
+# submitted (with their answer), skipped, released, expired (taken over after the lease ran out)
+# or canceled. The task row keeps counters in step (answers_submitted, leases_open, and the
+# earliest open lease's expiry) so that "does this task need another worker?" (models.FREE_SLOT)
+# is answered from the row the queue's index leads to. Every write that changes a task's
+# assignments holds the task row first (SQLite: BEGIN IMMEDIATE holds everything; PostgreSQL: a
+# row lock), so the counters cannot drift and one task never has more open leases than answers
+# still needed.
 
 
 @dataclass(frozen=True)
@@ -151,53 +162,85 @@ class Lease:
     expires_at: int
 
 
-def _claimable(now: Any):
-    # Literals, not bound parameters: a planner can only use the partial index ix_tasks_queue
-    # when the query's WHERE visibly implies the index's (status = 'pending' AND is_test = 0 /
-    # false); SQLite cannot see through "status = ?", nor PostgreSQL's generic plans, which
-    # psycopg's prepared statements end up using.
-    return and_(
-        tasks.c.status == literal_column("'pending'"),
-        tasks.c.is_test == false(),
-        tasks.c.held == false(),
-        or_(tasks.c.lease_expires_at.is_(None), tasks.c.lease_expires_at < now),
-    )
+_OPEN = text(OPEN_ASSIGNMENT.sqlite)  # the same text on both backends
+_SUBMITTED = literal_column("'submitted'")
+_answered_by_worker = exists().where(assignments.c.task_id == tasks.c.id,
+                                     assignments.c.worker_id == bindparam("worker"),
+                                     assignments.c.outcome == _SUBMITTED)
+_skipped_by_worker = exists().where(task_skips.c.task_id == tasks.c.id,
+                                    task_skips.c.worker_id == bindparam("worker"))
 
-
+# On SQLite, once ANALYZE (or PRAGMA optimize) has run, the planner prefers scanning a customer
+# index and sorting over the queue's own partial index (70 ms against 0.1 ms at 20,000 pending
+# tasks); the text statement names the index (SQLAlchemy renders no table hints for SQLite).
+# "answers_submitted = 0 OR …" spares a one-answer task (always 0 while pending) the look-up.
 _SQLITE_NEXT_TASK = text(
-    "SELECT id FROM tasks INDEXED BY ix_tasks_queue "
-    "WHERE status = 'pending' AND is_test = 0 AND held = 0 AND (lease_expires_at IS NULL OR lease_expires_at < :now) "
+    f"SELECT id, lease_expires_at FROM tasks INDEXED BY ix_tasks_queue WHERE {QUEUE.sqlite} AND {FREE_SLOT} "
     "AND NOT EXISTS (SELECT 1 FROM task_skips WHERE task_skips.task_id = tasks.id "
-    "AND task_skips.worker_id = :worker_id) ORDER BY priority, created_at, id LIMIT 1"
+    "AND task_skips.worker_id = :worker) "
+    "AND (answers_submitted = 0 OR NOT EXISTS (SELECT 1 FROM assignments WHERE assignments.task_id = tasks.id "
+    "AND assignments.worker_id = :worker AND assignments.outcome = 'submitted')) "
+    "ORDER BY priority, created_at, id LIMIT 1"
 )
-
-
-_CURRENT_LEASE = (
-    select(tasks.c.id, tasks.c.lease_token, tasks.c.lease_expires_at)
-    .where(tasks.c.lease_worker_id == bindparam("b_worker"),
-           tasks.c.status == Status.PENDING.value,
-           tasks.c.lease_expires_at >= bindparam("b_now"))
-    .limit(1)
-)
-_LOCK_WORKER = select(users.c.id).where(users.c.id == bindparam("b_worker")).with_for_update()
 _PG_NEXT_TASK = (
-    select(tasks.c.id)
-    .where(_claimable(bindparam("b_now")),
-           ~exists().where(task_skips.c.task_id == tasks.c.id,
-                           task_skips.c.worker_id == bindparam("b_worker")))
+    select(tasks.c.id, tasks.c.lease_expires_at)
+    .where(QUEUE.clause("postgresql"), text(FREE_SLOT), ~_skipped_by_worker,
+           or_(tasks.c.answers_submitted == 0, ~_answered_by_worker))
     .order_by(tasks.c.priority, tasks.c.created_at, tasks.c.id)
     .limit(1)
     .with_for_update(skip_locked=True)
 )
-_TAKE_LEASE = (
-    update(tasks)
-    .where(tasks.c.id == bindparam("b_id"), _claimable(bindparam("b_now")))
-    .values(lease_worker_id=bindparam("b_worker"), lease_token=bindparam("b_token"),
-            lease_expires_at=bindparam("b_expires"))
+_CURRENT_LEASE = (
+    select(assignments.c.task_id, assignments.c.lease_token, assignments.c.lease_expires_at)
+    .where(assignments.c.worker_id == bindparam("b_worker"), _OPEN,
+           assignments.c.lease_expires_at >= bindparam("b_now"))
+    .order_by(assignments.c.lease_expires_at.desc())
+    .limit(1)
 )
-_EXPIRE_OPEN_ASSIGNMENT = (
+_HELD_LEASE = (
+    select(assignments.c.task_id, assignments.c.lease_token, assignments.c.lease_expires_at)
+    .where(assignments.c.task_id == bindparam("b_id"), assignments.c.worker_id == bindparam("b_worker"),
+           _OPEN, assignments.c.lease_expires_at >= bindparam("b_now"))
+    .limit(1)
+)
+_LOCK_WORKER = select(users.c.id).where(users.c.id == bindparam("b_worker")).with_for_update()
+_LOCK_TASK = select(tasks.c.id).where(tasks.c.id == bindparam("b_id")).with_for_update()
+
+
+def _open_of_task(*extra):
+    return and_(assignments.c.task_id == tasks.c.id, _OPEN, *extra)
+
+
+def _take_slot(dialect: str):
+    now, expires, earliest = bindparam("now"), bindparam("b_expires"), tasks.c.lease_expires_at
+    run_out = select(func.count()).where(
+        _open_of_task(assignments.c.lease_expires_at < now)).scalar_subquery()
+    earliest_left = select(func.min(assignments.c.lease_expires_at)).where(
+        _open_of_task(assignments.c.lease_expires_at >= now,
+                      assignments.c.lease_expires_at < expires)).scalar_subquery()
+    # The subqueries run only when an open lease has run out (a CASE arm is evaluated only
+    # when chosen); otherwise the row alone says it: a fresh task costs no look-up.
+    return (
+        update(tasks)
+        .where(tasks.c.id == bindparam("b_id"), QUEUE.clause(dialect), text(FREE_SLOT))
+        .values(
+            leases_open=case((earliest < now, tasks.c.leases_open + 1 - run_out),
+                             else_=tasks.c.leases_open + 1),
+            lease_expires_at=case((earliest.is_(None), expires),
+                                  (earliest >= now, case((earliest < expires, earliest), else_=expires)),
+                                  else_=func.coalesce(earliest_left, expires)),
+        )
+    )
+
+
+#: Take one slot of a task: guarded by the queue's own predicates (still pending, live, not held,
+#: a slot free or run out), and computed before the run-out assignments are closed, so that a
+#: slot taken over replaces the one that ran out.
+_TAKE_SLOT = {dialect: _take_slot(dialect) for dialect in ("sqlite", "postgresql")}
+_CLOSE_RUN_OUT = (
     update(assignments)
-    .where(assignments.c.task_id == bindparam("b_id"), assignments.c.outcome.is_(None))
+    .where(assignments.c.task_id == bindparam("b_id"), _OPEN,
+           assignments.c.lease_expires_at < bindparam("b_now"))
     .values(outcome="expired", finished_at=bindparam("b_now"))
 )
 _INSERT_ASSIGNMENT = insert(assignments)
@@ -207,25 +250,37 @@ def current_lease(conn: Connection, worker_id: int, *, now: int | None = None) -
     """The unexpired lease this worker already holds, if any (a worker holds one task at a time)."""
     now = now if now is not None else now_ms()
     row = conn.execute(_CURRENT_LEASE, {"b_worker": worker_id, "b_now": now}).first()
-    return Lease(row.id, row.lease_token, row.lease_expires_at) if row else None
+    return Lease(row.task_id, row.lease_token, row.lease_expires_at) if row else None
+
+
+def held_lease(conn: Connection, task_id: str, worker_id: int, *, now: int | None = None) -> Lease | None:
+    """This worker's unexpired lease on this task, if they hold one."""
+    now = now if now is not None else now_ms()
+    row = conn.execute(_HELD_LEASE, {"b_id": task_id, "b_worker": worker_id, "b_now": now}).first()
+    return Lease(row.task_id, row.lease_token, row.lease_expires_at) if row else None
 
 
 def held_task(conn: Connection, task_id: str, worker_id: int, *, now: int | None = None) -> dict[str, Any] | None:
     """The task with ``lease_token`` and ``lease_expires_at`` added, if this worker holds its
     current, unexpired lease; else None (the worker's task page)."""
-    lease = current_lease(conn, worker_id, now=now)
-    if lease is None or lease.task_id != task_id:
+    lease = held_lease(conn, task_id, worker_id, now=now)
+    if lease is None:
         return None
-    return {**get(conn, task_id), "lease_token": lease.token, "lease_expires_at": lease.expires_at}
+    task = get(conn, task_id)
+    if task["status"] != Status.PENDING.value:
+        return None
+    return {**task, "lease_token": lease.token, "lease_expires_at": lease.expires_at}
 
 
 def claim(
     conn: Connection, worker_id: int, *, lease_seconds: int, now: int | None = None
 ) -> Lease | None:
-    """Lease the next task to this worker: urgent first, then oldest; None when the queue is empty.
+    """Lease the next task to this worker: urgent first, then oldest, never one they skipped or
+    already answered; None when the queue is empty.
 
     The caller's transaction must be a write (``BEGIN IMMEDIATE`` on SQLite, which serialises
-    claimers); on PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets concurrent claimers pass each other.
+    claimers); on PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets concurrent claimers pass each other,
+    and the task row stays locked while its slot is taken.
     """
     now = now if now is not None else now_ms()
     postgres = conn.dialect.name == "postgresql"
@@ -236,71 +291,99 @@ def claim(
     held = current_lease(conn, worker_id, now=now)
     if held is not None:
         return held
-    # On SQLite, once ANALYZE (or PRAGMA optimize) has run, the planner prefers scanning a
-    # customer index and sorting over the queue's own partial index (70 ms against 0.1 ms at
-    # 20,000 pending tasks); the text statement names the index (SQLAlchemy renders no table
-    # hints for SQLite).
     next_task = _PG_NEXT_TASK if postgres else _SQLITE_NEXT_TASK
-    next_params = {"b_now": now, "b_worker": worker_id} if postgres else {"now": now, "worker_id": worker_id}
+    take_slot = _TAKE_SLOT[conn.dialect.name]
     for _ in range(3):
-        task_id = conn.execute(next_task, next_params).scalar()
-        if task_id is None:
+        row = conn.execute(next_task, {"now": now, "worker": worker_id}).first()
+        if row is None:
             return None
-        token = ids.new_lease_token()
+        task_id = row[0]
         expires = now + lease_seconds * 1000
-        changed = conn.execute(_TAKE_LEASE, {"b_id": task_id, "b_now": now, "b_worker": worker_id,
-                                             "b_token": token, "b_expires": expires}).rowcount
-        if changed:
+        if not conn.execute(take_slot, {"b_id": task_id, "now": now, "b_expires": expires}).rowcount:
+            continue
+        if row[1] is not None and row[1] < now:
             # A lease that ran out on someone else is closed in the history as expired.
-            conn.execute(_EXPIRE_OPEN_ASSIGNMENT, {"b_id": task_id, "b_now": now})
-            conn.execute(_INSERT_ASSIGNMENT, {"task_id": task_id, "worker_id": worker_id,
-                                              "lease_token": token, "claimed_at": now})
-            return Lease(task_id, token, expires)
+            conn.execute(_CLOSE_RUN_OUT, {"b_id": task_id, "b_now": now})
+        token = ids.new_lease_token()
+        conn.execute(_INSERT_ASSIGNMENT, {"task_id": task_id, "worker_id": worker_id, "lease_token": token,
+                                          "claimed_at": now, "lease_expires_at": expires})
+        return Lease(task_id, token, expires)
     return None
 
 
+_ASSIGNMENT_BY_TOKEN = select(assignments.c.worker_id, assignments.c.outcome,
+                              assignments.c.lease_expires_at).where(
+    assignments.c.lease_token == bindparam("b_token"), assignments.c.task_id == bindparam("b_id"))
+_LIVE_LEASES = select(assignments.c.worker_id).where(
+    assignments.c.task_id == bindparam("b_id"), _OPEN, assignments.c.lease_expires_at >= bindparam("b_now"))
+
+
 def _lease_lost(conn: Connection, task_id: str, worker_id: int, token: str, now: int) -> LeaseLost:
-    row = conn.execute(
-        select(tasks.c.status, tasks.c.lease_token, tasks.c.lease_worker_id,
-               tasks.c.lease_expires_at).where(tasks.c.id == task_id)
-    ).first()
-    if row is None:
+    status = conn.execute(select(tasks.c.status).where(tasks.c.id == task_id)).scalar()
+    if status is None:
         return LeaseLost("This task no longer exists.")
-    if row.status == Status.CANCELED.value:
+    if status == Status.CANCELED.value:
         return LeaseLost("The customer canceled this task; your answer was not needed.")
-    if row.status == Status.COMPLETED.value:
+    if status == Status.COMPLETED.value:
         return LeaseLost("This task was already completed.")
-    if row.lease_token == token and row.lease_expires_at is not None and row.lease_expires_at >= now:
-        return LeaseLost("Your account is not active; ask an operator.")
-    if row.lease_token is not None and row.lease_expires_at is not None and row.lease_expires_at >= now:
-        if row.lease_worker_id == worker_id:
-            return LeaseLost("You opened this task again elsewhere; only the newest copy can be submitted.")
+    mine = conn.execute(_ASSIGNMENT_BY_TOKEN, {"b_token": token, "b_id": task_id}).first()
+    if mine is not None and mine.worker_id == worker_id:
+        if mine.outcome is None and mine.lease_expires_at is not None and mine.lease_expires_at >= now:
+            return LeaseLost("Your account is not active; ask an operator.")
+        if mine.outcome == "submitted":
+            return LeaseLost("You have already answered this task.")
+    holders = {r.worker_id for r in conn.execute(_LIVE_LEASES, {"b_id": task_id, "b_now": now})}
+    if worker_id in holders:
+        return LeaseLost("You opened this task again elsewhere; only the newest copy can be submitted.")
+    if holders:
         return LeaseLost("Your time on this task ran out and another worker has taken it.")
     return LeaseLost("Your time on this task ran out; the task went back to the queue.")
 
 
-_FINISH_ASSIGNMENT = (
+#: After assignments of a task were closed: fewer open, and the earliest expiry among the rest.
+_RESETTLE = (
+    update(tasks)
+    .where(tasks.c.id == bindparam("b_id"))
+    .values(leases_open=tasks.c.leases_open - bindparam("b_closed"),
+            lease_expires_at=select(func.min(assignments.c.lease_expires_at))
+            .where(_open_of_task()).scalar_subquery())
+)
+_CLOSE_WORKERS_LEASE = (
     update(assignments)
-    .where(assignments.c.lease_token == bindparam("b_token"), assignments.c.outcome.is_(None))
+    .where(assignments.c.task_id == bindparam("b_id"), assignments.c.worker_id == bindparam("b_worker"),
+           assignments.c.lease_token == bindparam("b_token"), _OPEN)
     .values(outcome=bindparam("b_outcome"), finished_at=bindparam("b_now"))
 )
 
 
-def _finish_assignment(conn: Connection, token: str, outcome: str, now: int) -> None:
-    conn.execute(_FINISH_ASSIGNMENT, {"b_token": token, "b_outcome": outcome, "b_now": now})
+def _lock_task(conn: Connection, task_id: str) -> None:
+    """Hold the task row before changing its assignments (SQLite's write lock already does)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(_LOCK_TASK, {"b_id": task_id})
+
+
+def _close(conn: Connection, task_id: str, outcome: str, now: int, *, worker_id: int | None = None,
+           token: str | None = None) -> int:
+    """Close open assignments of a task (one worker's, or all) and resettle its counters."""
+    _lock_task(conn, task_id)
+    if worker_id is not None:
+        closed = conn.execute(_CLOSE_WORKERS_LEASE, {"b_id": task_id, "b_worker": worker_id, "b_token": token,
+                                                     "b_outcome": outcome, "b_now": now}).rowcount
+    else:
+        closed = conn.execute(
+            update(assignments).where(assignments.c.task_id == task_id, _OPEN)
+            .values(outcome=outcome, finished_at=now)).rowcount
+    if closed:
+        conn.execute(_RESETTLE, {"b_id": task_id, "b_closed": closed})
+    return closed
 
 
 def release(conn: Connection, task_id: str, worker_id: int, token: str, *, skip: bool,
             now: int | None = None, reason: str | None = None) -> None:
     """Give the task back to the queue; with ``skip`` this worker is not offered it again, and
-    ``reason`` (the worker's, see web/skip_reasons.py) is kept with the skip for operators."""
+    ``reason`` (the worker's, see tasks/skips.py) is kept with the skip for operators."""
     now = now if now is not None else now_ms()
-    changed = conn.execute(
-        update(tasks)
-        .where(tasks.c.id == task_id, tasks.c.lease_token == token,
-               tasks.c.lease_worker_id == worker_id, tasks.c.status == Status.PENDING.value)
-        .values(lease_worker_id=None, lease_token=None, lease_expires_at=None)
-    ).rowcount
+    _close(conn, task_id, "skipped" if skip else "released", now, worker_id=worker_id, token=token)
     if skip:
         # One statement, so a forged or vanished task id inserts nothing (no foreign-key error)
         # and a double click records the skip once.
@@ -312,64 +395,80 @@ def release(conn: Connection, task_id: str, worker_id: int, token: str, *, skip:
                 .where(tasks.c.id == task_id, ~already),
             )
         )
-    if changed:
-        _finish_assignment(conn, token, "skipped" if skip else "released", now)
 
 
 def operator_release(conn: Connection, task_id: str, *, now: int | None = None) -> bool:
-    """An operator frees a stuck lease; returns whether there was one."""
+    """An operator frees a stuck task (every lease on it); returns whether there was one."""
     now = now if now is not None else now_ms()
-    changed = conn.execute(
-        update(tasks)
-        .where(tasks.c.id == task_id, tasks.c.status == Status.PENDING.value,
-               tasks.c.lease_token.is_not(None))
-        .values(lease_worker_id=None, lease_token=None, lease_expires_at=None)
-    ).rowcount
-    conn.execute(
-        update(assignments)
-        .where(assignments.c.task_id == task_id, assignments.c.outcome.is_(None))
-        .values(outcome="released", finished_at=now)
-    )
-    return bool(changed)
+    return bool(_close(conn, task_id, "released", now))
 
 
 def release_worker_leases(conn: Connection, worker_id: int, *, now: int | None = None) -> int:
     """Free every task this worker holds (a deactivated worker's tasks should not wait out the
     lease); returns how many."""
     now = now if now is not None else now_ms()
-    held = [r.id for r in conn.execute(
-        select(tasks.c.id).where(tasks.c.lease_worker_id == worker_id,
-                                 tasks.c.status == Status.PENDING.value)
-    )]
-    for task_id in held:
-        operator_release(conn, task_id, now=now)
-    return len(held)
+    held = conn.execute(select(assignments.c.task_id, assignments.c.lease_token)
+                        .where(assignments.c.worker_id == worker_id, _OPEN)).all()
+    return sum(_close(conn, row.task_id, "released", now, worker_id=worker_id, token=row.lease_token)
+               for row in held)
 
 
-_TASK_FOR_COMPLETION = select(
-    tasks.c.type, tasks.c.params, tasks.c.is_test, tasks.c.status, tasks.c.lease_token,
-    tasks.c.lease_worker_id, tasks.c.lease_expires_at,
-).where(tasks.c.id == bindparam("b_id"))
-_COMPLETED = dict(status=Status.COMPLETED.value, response=bindparam("b_response"),
-                  completed_at=bindparam("b_now"), completed_by=bindparam("b_worker"),
-                  lease_worker_id=None, lease_token=None, lease_expires_at=None)
-#: The simulated worker completes test-mode tasks, without a lease.
-_COMPLETE_TEST_TASK = (
-    update(tasks)
-    .where(tasks.c.id == bindparam("b_id"), tasks.c.status == Status.PENDING.value,
-           tasks.c.is_test == True)  # noqa: E712
-    .values(**_COMPLETED)
-)
-#: A worker completes a task only under its current, unexpired lease, and only while active.
-_COMPLETE_LEASED_TASK = (
-    update(tasks)
-    .where(tasks.c.id == bindparam("b_id"), tasks.c.status == Status.PENDING.value,
-           tasks.c.lease_token == bindparam("b_token"),
-           tasks.c.lease_worker_id == bindparam("b_worker"),
-           tasks.c.lease_expires_at >= bindparam("b_now"),
+def _task_for_completion(postgres: bool):
+    query = (
+        select(tasks.c.type, tasks.c.params, tasks.c.is_test, tasks.c.status, tasks.c.answers_needed,
+               tasks.c.answers_submitted, assignments.c.id.label("a_id"),
+               assignments.c.worker_id.label("a_worker"), assignments.c.outcome.label("a_outcome"),
+               assignments.c.claimed_at.label("a_claimed"),
+               assignments.c.lease_expires_at.label("a_expires"))
+        .select_from(tasks.outerjoin(assignments, and_(assignments.c.lease_token == bindparam("b_token"),
+                                                       assignments.c.task_id == tasks.c.id)))
+        .where(tasks.c.id == bindparam("b_id"))
+    )
+    # Held until the transaction ends: the answer count read here is the one the UPDATEs change.
+    return query.with_for_update(of=tasks) if postgres else query
+
+
+_TASK_FOR_COMPLETION = {postgres: _task_for_completion(postgres) for postgres in (False, True)}
+#: A worker's answer counts only under their open, unexpired lease, and only while active.
+_SUBMIT_ANSWER = (
+    update(assignments)
+    .where(assignments.c.id == bindparam("b_aid"), _OPEN,
+           assignments.c.lease_expires_at >= bindparam("b_now"),
            exists().where(users.c.id == bindparam("b_worker"), users.c.active == true()))
-    .values(**_COMPLETED)
+    .values(outcome="submitted", answer=bindparam("b_answer"), finished_at=bindparam("b_now"))
 )
+_COUNT_ANSWER = (
+    update(tasks)
+    .where(tasks.c.id == bindparam("b_id"), tasks.c.status == Status.PENDING.value)
+    .values(answers_submitted=tasks.c.answers_submitted + 1,
+            leases_open=tasks.c.leases_open - bindparam("b_closed"),
+            lease_expires_at=select(func.min(assignments.c.lease_expires_at))
+            .where(_open_of_task()).scalar_subquery())
+)
+_COMPLETE_TASK = (
+    update(tasks)
+    .where(tasks.c.id == bindparam("b_id"), tasks.c.status == Status.PENDING.value)
+    .values(status=Status.COMPLETED.value, response=bindparam("b_response"), completed_at=bindparam("b_now"),
+            answers_submitted=tasks.c.answers_submitted + 1, leases_open=0, lease_expires_at=None)
+)
+_ANSWERS = (
+    select(assignments.c.worker_id, assignments.c.answer, assignments.c.claimed_at, assignments.c.finished_at)
+    .where(assignments.c.task_id == bindparam("b_id"), assignments.c.outcome == _SUBMITTED)
+    .order_by(assignments.c.finished_at, assignments.c.id)
+)
+
+
+def _combine_hook(task_type: TaskType, given: list[Answer]):
+    # One answer is the response exactly as given (a one-answer task behaves as it always did);
+    # several go through the type's combine hook.
+    return combine_single if len(given) == 1 else task_type.combine
+
+
+def answers(conn: Connection, task_id: str) -> list[Answer]:
+    """The answers submitted for a task, in the order they came in."""
+    return [Answer(r.worker_id, r.answer,
+                   None if r.worker_id is None else r.finished_at - r.claimed_at)
+            for r in conn.execute(_ANSWERS, {"b_id": task_id})]
 
 
 def complete(
@@ -381,32 +480,52 @@ def complete(
     lease_token: str | None,
     now: int | None = None,
 ) -> dict[str, Any]:
-    """Validate the answer against the task's type, complete the task and owe its callback.
+    """Validate a worker's answer and store it on their assignment; once the task has the
+    answers it needs, combine them (the type's ``combine`` hook), complete the task with the
+    result and owe its callback, all in the caller's transaction. Returns the task.
 
-    A worker must hold the current, unexpired lease. ``worker_id=None`` is the test-mode
-    simulated worker, which completes test tasks without a lease.
+    A worker must hold an open, unexpired lease on the task. ``worker_id=None`` is the test-mode
+    simulated worker, which answers test tasks without a lease (its answer is recorded as an
+    assignment with no worker).
     """
     now = now if now is not None else now_ms()
-    row = conn.execute(_TASK_FOR_COMPLETION, {"b_id": task_id}).first()
+    postgres = conn.dialect.name == "postgresql"
+    row = conn.execute(_TASK_FOR_COMPLETION[postgres], {"b_id": task_id, "b_token": lease_token}).first()
     if row is None:
         raise NotFound(f"no task with task_id {task_id!r}")
     if worker_id is not None:
         # A worker who lost the task hears that, not a complaint about an answer nobody needs.
-        holds = (row.status == Status.PENDING.value and lease_token and row.lease_token == lease_token
-                 and row.lease_worker_id == worker_id and row.lease_expires_at is not None
-                 and row.lease_expires_at >= now)
+        holds = (row.status == Status.PENDING.value and lease_token and row.a_worker == worker_id
+                 and row.a_outcome is None and row.a_expires is not None and row.a_expires >= now)
         if not holds:
             raise _lease_lost(conn, task_id, worker_id, lease_token or "", now)
-    response = REGISTRY.get(row.type).validate_response(row.params, answer)
-    statement = _COMPLETE_TEST_TASK if worker_id is None else _COMPLETE_LEASED_TASK
-    changed = conn.execute(statement, {"b_id": task_id, "b_response": response, "b_now": now,
-                                       "b_worker": worker_id, "b_token": lease_token}).rowcount
-    if not changed:
-        if worker_id is None:
-            raise LeaseLost(f"task {task_id} is no longer pending")
+    elif row.status != Status.PENDING.value or not row.is_test:
+        raise LeaseLost(f"task {task_id} is no longer pending")
+    task_type = REGISTRY.get(row.type)
+    response = task_type.validate_response(row.params, answer)
+    if worker_id is None:
+        conn.execute(_INSERT_ASSIGNMENT, {"task_id": task_id, "worker_id": None,
+                                          "lease_token": ids.new_lease_token(), "claimed_at": now,
+                                          "finished_at": now, "outcome": "submitted", "answer": response})
+    elif not conn.execute(_SUBMIT_ANSWER, {"b_aid": row.a_id, "b_now": now, "b_worker": worker_id,
+                                           "b_answer": response}).rowcount:
         raise _lease_lost(conn, task_id, worker_id, lease_token or "", now)
-    if lease_token:
-        _finish_assignment(conn, lease_token, "submitted", now)
+    closed = 0 if worker_id is None else 1
+    if row.answers_submitted + 1 < row.answers_needed:
+        conn.execute(_COUNT_ANSWER, {"b_id": task_id, "b_closed": closed})
+        return get(conn, task_id)
+    if row.answers_submitted == 0:  # one answer needed: it is the one in hand
+        given = [Answer(worker_id, response, None if worker_id is None else now - row.a_claimed)]
+    else:
+        given = answers(conn, task_id)
+    combined = _combine_hook(task_type, given)(row.params, given)
+    if not conn.execute(_COMPLETE_TASK, {"b_id": task_id, "b_response": combined.response,
+                                         "b_now": now}).rowcount:
+        raise LeaseLost(f"task {task_id} is no longer pending")
+    if row.answers_needed > 1:
+        # Only possible if fewer answers became needed meanwhile: nobody else's is wanted now.
+        conn.execute(update(assignments).where(assignments.c.task_id == task_id, _OPEN)
+                     .values(outcome="released", finished_at=now))
     task = get(conn, task_id)
     outbox.enqueue(conn, task, now=now)
     batches.task_final(conn, task, now=now)

@@ -15,14 +15,14 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from sqlalchemy import and_, false, func, literal_column, select, true, update
+from sqlalchemy import and_, exists, func, insert, select
 from sqlalchemy.engine import Connection
 
 from taskforce import signals as signal_topics
 from taskforce.clock import now_ms
 from taskforce.db import Database, is_disconnect
 from taskforce.errors import LeaseLost, NotFound
-from taskforce.models import tasks
+from taskforce.models import TEST_PENDING, assignments, tasks
 from taskforce.request_log import log_event
 from taskforce.signals import Signals
 from taskforce.task_types import REGISTRY
@@ -31,27 +31,30 @@ from taskforce.tasks import service
 log = logging.getLogger(__name__)
 
 BATCH = 200
-#: Written into a test task's (otherwise unused: people never claim test tasks) lease token
-#: when the simulated worker cannot complete it, so it is not tried again every second.
-SET_ASIDE = "set-aside"
+#: The outcome of the (worker-less, closed) assignment that marks a test task the simulated
+#: worker cannot complete, so it is not tried again every second.
+SET_ASIDE = "set_aside"
 
 
-def _pending_test():
-    # Literals, not bound parameters, so the planner sees the partial index ix_tasks_test_pending
-    # (status = 'pending' AND is_test = 1/true) applies.
-    return and_(tasks.c.status == literal_column("'pending'"), tasks.c.is_test == true())
+def _pending_test(conn: Connection):
+    # The partial index's own predicate (models.TEST_PENDING), so the planner sees it applies.
+    return TEST_PENDING.clause(conn.dialect.name)
 
 
-def _waiting():
-    """Pending test tasks the simulated worker has not set aside, outside unfinalised batches."""
-    return and_(_pending_test(), tasks.c.held == false(), tasks.c.lease_token.is_(None))
+def _set_aside_mark():
+    return exists().where(assignments.c.task_id == tasks.c.id, assignments.c.outcome == SET_ASIDE)
+
+
+def _waiting(conn: Connection):
+    """Pending test tasks (outside unfinalised batches) the simulated worker has not set aside."""
+    return and_(_pending_test(conn), ~_set_aside_mark())
 
 
 def set_aside(conn: Connection) -> list[dict]:
     """The pending test tasks the simulated worker could not complete (for operators)."""
     return [dict(r) for r in conn.execute(
         select(tasks.c.id, tasks.c.customer_id, tasks.c.type, tasks.c.created_at)
-        .where(_pending_test(), tasks.c.lease_token == SET_ASIDE)
+        .where(_pending_test(conn), _set_aside_mark())
         .order_by(tasks.c.created_at)).mappings()]
 
 
@@ -59,7 +62,7 @@ def complete_due(conn: Connection, *, now: int, delay_ms: int, limit: int = BATC
     """Complete the test tasks created at least ``delay_ms`` ago; returns their ids."""
     query = (
         select(tasks.c.id)
-        .where(_waiting(), tasks.c.created_at <= now - delay_ms)
+        .where(_waiting(conn), tasks.c.created_at <= now - delay_ms)
         .order_by(tasks.c.created_at)
         .limit(limit)
     )
@@ -84,8 +87,9 @@ def complete_due(conn: Connection, *, now: int, delay_ms: int, limit: int = BATC
             # The first line only: a database error goes on with the statement and its parameters.
             log.error("simulated worker set aside test task %s, which it cannot complete: %s: %s",
                       task_id, exc.__class__.__name__, (str(exc).strip().splitlines() or [""])[0])
-            conn.execute(update(tasks).where(tasks.c.id == task_id, _pending_test())
-                         .values(lease_token=SET_ASIDE))
+            conn.execute(insert(assignments).values(
+                task_id=task_id, worker_id=None, lease_token=f"x{task_id}", claimed_at=now,
+                finished_at=now, outcome=SET_ASIDE))
             continue
         savepoint.commit()
         done.append(task_id)
@@ -93,7 +97,7 @@ def complete_due(conn: Connection, *, now: int, delay_ms: int, limit: int = BATC
 
 
 def oldest_pending(conn: Connection) -> int | None:
-    return conn.execute(select(func.min(tasks.c.created_at)).where(_waiting())).scalar()
+    return conn.execute(select(func.min(tasks.c.created_at)).where(_waiting(conn))).scalar()
 
 
 class SimulatedWorker:
@@ -127,8 +131,6 @@ class SimulatedWorker:
             except Exception:  # noqa: BLE001 - the database may be briefly unavailable
                 log.exception("simulated worker: database step failed; retrying")
                 done, due = [], None
-            if done and self.signals is not None:
-                self.signals.publish(signal_topics.TASK_COMPLETED)
             if len(done) >= BATCH:
                 continue
             wait = self.poll_seconds

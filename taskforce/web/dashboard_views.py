@@ -17,7 +17,7 @@ from jinja2 import pass_context
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
-from taskforce import accounts, customers, dashboard_stats, signals, site_settings
+from taskforce import accounts, customers, dashboard_stats, site_settings
 from taskforce.callbacks import queries as callback_queries
 from taskforce.callbacks import service as callback_service
 from taskforce.clock import format_ms, now_ms, parse_iso
@@ -272,15 +272,7 @@ async def task_redeliver(request: Request, task_id: str) -> Response:
     def redeliver(conn, customer_id: int) -> None:
         callback_service.redeliver(conn, task_id, customer_id, now=now_ms())
 
-    response = await _task_action(request, task_id, redeliver, "The callback will be sent again in a moment.")
-    _wake_dispatcher(request)
-    return response
-
-
-def _wake_dispatcher(request: Request) -> None:
-    """A redelivery is owed work like a completion: wake the in-process dispatcher (listeners
-    hop onto their own loop, so publishing from this worker thread is safe)."""
-    _state(request).signals.publish(signals.TASK_COMPLETED)
+    return await _task_action(request, task_id, redeliver, "The callback will be sent again in a moment.")
 
 
 # -- API keys ------------------------------------------------------------------------------------

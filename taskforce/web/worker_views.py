@@ -15,7 +15,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
-from taskforce import signals
 from taskforce.clock import now_ms
 from taskforce.errors import InvalidParameter, LeaseLost, NotFound
 from taskforce.files import signed_urls
@@ -156,7 +155,6 @@ def _submit(request: Request, task_id: str, form: FormData) -> Response:
         return _task_page(request, held, error=message, form=form, status_code=400)
     except LeaseLost as exc:
         return _claim_next(request, user["id"], exc.message)
-    state.signals.publish(signals.TASK_COMPLETED)
     return _claim_next(request, user["id"])
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from taskforce.models import tasks
+from taskforce.models import assignments, tasks
 from taskforce.tasks import service
 from tests.factories import PASSWORD
 
@@ -73,4 +73,6 @@ def test_queue_page_and_releasing_a_stuck_lease(page, server, factory, db, sign_
     assert page.inner_text("[data-waiting]") == "2"
     assert page.locator(f'tr[data-task="{lease.task_id}"]').count() == 0
     with db.read() as conn:
-        assert conn.execute(select(tasks.c.lease_token).where(tasks.c.id == lease.task_id)).scalar() is None
+        assert conn.execute(select(assignments.c.outcome).where(
+            assignments.c.lease_token == lease.token)).scalar() == "released"
+        assert conn.execute(select(tasks.c.leases_open).where(tasks.c.id == lease.task_id)).scalar() == 0

@@ -6,7 +6,7 @@ import re
 
 from sqlalchemy import select
 
-from taskforce.models import tasks, users
+from taskforce.models import assignments, tasks, users
 from taskforce.tasks import service
 from tests.factories import PASSWORD
 from tests.integration.test_worker_pages import csrf, sign_in
@@ -64,7 +64,9 @@ def test_deactivating_releases_the_workers_task(client, factory, db):
     r = client.post(f"/operator/workers/{worker['id']}/deactivate", data={"csrf_token": token})
     assert "Their task went back to the queue" in r.text
     with db.read() as conn:
-        assert conn.execute(select(tasks.c.lease_token).where(tasks.c.id == lease.task_id)).scalar() is None
+        assert conn.execute(select(assignments.c.outcome).where(
+            assignments.c.lease_token == lease.token)).scalar() == "released"
+        assert conn.execute(select(tasks.c.leases_open).where(tasks.c.id == lease.task_id)).scalar() == 0
 
 
 def test_an_operator_cannot_be_deactivated_from_the_workers_page(client, factory, db):

@@ -32,6 +32,12 @@ def task_row(db, task_id):
         return conn.execute(select(tasks).where(tasks.c.id == task_id)).mappings().one()
 
 
+def open_assignments(db, task_id):
+    with db.read() as conn:
+        return [(r.worker_id, r.lease_token, r.lease_expires_at) for r in conn.execute(
+            select(assignments).where(assignments.c.task_id == task_id, assignments.c.outcome.is_(None)))]
+
+
 def test_order_is_urgency_then_oldest_and_live_only(db, factory):
     customer = factory.customer()
     factory.task(customer, is_test=True, urgency="immediate", now=T0 - 99_000)  # never to people
@@ -56,9 +62,9 @@ def test_one_lease_per_worker_and_two_workers_never_share(db, factory):
     assert claim(db, alice, now=T0 + 5) == lease  # asking again returns the task already held
     assert claim(db, bob).task_id == second["id"]
     assert claim(db, factory.user("worker")) is None
+    assert open_assignments(db, first["id"]) == [(alice["id"], lease.token, T0 + LEASE * 1000)]
     row = task_row(db, first["id"])
-    assert (row["lease_worker_id"], row["lease_token"], row["lease_expires_at"]) == (
-        alice["id"], lease.token, T0 + LEASE * 1000)
+    assert (row["leases_open"], row["lease_expires_at"], row["answers_submitted"]) == (1, T0 + LEASE * 1000, 0)
 
 
 def test_complete_stores_response_outbox_row_and_history(db, factory):
@@ -70,14 +76,14 @@ def test_complete_stores_response_outbox_row_and_history(db, factory):
     assert done["status"] == "completed"
     assert done["response"] == {"category": "private", "category_id": "8"}
     row = task_row(db, task["id"])
-    assert row["completed_at"] == T0 + 1000 and row["completed_by"] == worker["id"]
-    assert row["lease_token"] is None and row["lease_worker_id"] is None
+    assert row["completed_at"] == T0 + 1000
+    assert (row["answers_submitted"], row["leases_open"], row["lease_expires_at"]) == (1, 0, None)
     with db.read() as conn:
         assert conn.execute(select(func.count()).select_from(deliveries)
                             .where(deliveries.c.task_id == task["id"])).scalar() == 1
         history = conn.execute(select(assignments)).mappings().all()
-    assert [(h["outcome"], h["worker_id"], h["claimed_at"], h["finished_at"]) for h in history] == [
-        ("submitted", worker["id"], T0, T0 + 1000)]
+    assert [(h["outcome"], h["worker_id"], h["claimed_at"], h["finished_at"], h["answer"]) for h in history] == [
+        ("submitted", worker["id"], T0, T0 + 1000, {"category": "private", "category_id": "8"})]
     # The same lease cannot complete twice.
     with pytest.raises(LeaseLost, match="already completed"):
         complete(db, lease, worker)
@@ -91,7 +97,8 @@ def test_invalid_answer_stores_nothing_and_keeps_the_lease(db, factory):
     with pytest.raises(InvalidParameter, match="category"):
         complete(db, lease, worker, {"category": "neither"})
     row = task_row(db, lease.task_id)
-    assert row["status"] == "pending" and row["response"] is None and row["lease_token"] == lease.token
+    assert row["status"] == "pending" and row["response"] is None
+    assert open_assignments(db, lease.task_id) == [(worker["id"], lease.token, lease.expires_at)]
     with db.read() as conn:
         assert conn.execute(select(func.count()).select_from(deliveries)).scalar() == 0
     assert complete(db, lease, worker)["status"] == "completed"

@@ -14,7 +14,7 @@ import time
 import orjson
 from sqlalchemy import select
 
-from taskforce.models import deliveries, tasks
+from taskforce.models import assignments, deliveries, tasks
 from taskforce.tasks import service
 
 from tests.factories import VALID_PARAMS
@@ -62,8 +62,10 @@ def _owed_and_leased(db, factory, customer):
 
 def _still_there(db, lease, owed) -> None:
     with db.read() as conn:
-        row = conn.execute(select(tasks.c.lease_token).where(tasks.c.id == lease.task_id)).one()
-    assert row.lease_token == lease.token
+        row = conn.execute(select(assignments.c.outcome, assignments.c.lease_expires_at)
+                           .where(assignments.c.lease_token == lease.token,
+                                  assignments.c.task_id == lease.task_id)).one()
+    assert row.outcome is None and row.lease_expires_at == lease.expires_at  # still held
     assert _delivery(db, owed["id"])["status"] == "pending"
 
 

@@ -80,9 +80,7 @@ def upgrade() -> None:
     op.create_index(op.f('ix_files_customer_id'), 'files', ['customer_id'], unique=False)
 
     # Plain ADD COLUMN on both backends (no table rebuild: tasks keeps its count triggers).
-    # tasks.held: also added by 0003 (w-assign); the lead dedupes at merge
-    op.add_column('tasks', sa.Column('held', sa.Boolean(), server_default=sa.text('false'), nullable=False))
-    # end tasks.held
+    # (tasks.held, which batches also use, comes with 0003: the queue skips held tasks.)
     op.add_column('tasks', sa.Column('tags', sa.JSON(), server_default=sa.text("'[]'"), nullable=False))
     op.add_column('tasks', sa.Column('customer_review_status', sa.String(length=16), nullable=True))
     op.add_column('tasks', sa.Column('customer_review_comments', sa.JSON(), nullable=True))
@@ -121,7 +119,7 @@ def downgrade() -> None:
         op.execute("DROP FUNCTION IF EXISTS taskforce_task_updated_at()")
     else:
         op.execute("DROP TRIGGER IF EXISTS tasks_updated_at")
-    for column in ('updated_at', 'customer_review_comments', 'customer_review_status', 'tags', 'held'):
+    for column in ('updated_at', 'customer_review_comments', 'customer_review_status', 'tags'):
         op.drop_column('tasks', column)
     op.drop_index(op.f('ix_files_customer_id'), table_name='files')
     op.drop_table('files')
