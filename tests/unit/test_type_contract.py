@@ -19,6 +19,10 @@ from taskforce.web.templating import templates
 from tests.custom_type import RATING
 from tests.factories import VALID_PARAMS
 
+# An app installs the signed-URL helper for stored files (files/serving.py); these tests build
+# no app, so http(s) attachments pass through as they are.
+templates.env.globals.setdefault("attachment_src", lambda value: value)
+
 CASES: list[tuple[str, dict[str, Any]]] = [
     ("categorization", VALID_PARAMS["categorization"]),
     ("categorization", {**VALID_PARAMS["categorization"], "allow_multiple": True,
