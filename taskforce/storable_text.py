@@ -94,6 +94,11 @@ class StorableTextOnly:
 
     @staticmethod
     def _refusal(scope: Scope) -> Response | None:
+        if "\n" in scope["path"]:
+            # No route has a line break, but a route's pattern ends in "$", which Python lets
+            # match before a final newline: "/v1/batches/%0A" reached the list of batches, and
+            # "/v1/batches/a%0A" the batch "a". Such a path names nothing.
+            return _not_found(scope)
         if is_api_path(scope["path"]):
             if _api_key_storable(scope):
                 return None
@@ -112,3 +117,14 @@ class StorableTextOnly:
 
         # No session here (this runs before the session middleware): a page without the user.
         return error_page(Request(scope), 400, f"{message}. Please go back and try again.", user=None)
+
+
+def _not_found(scope: Scope) -> Response:
+    message = "no such path: a path cannot hold a line break"
+    if is_api_path(scope["path"]) or not wants_page(scope):
+        from taskforce.api.errors import error_response
+
+        return error_response(404, message)
+    from taskforce.web.error_pages import error_page
+
+    return error_page(Request(scope), 404, message, user=None)

@@ -379,3 +379,17 @@ def test_writers_do_not_wait_while_a_password_is_hashed(app, db, factory, monkey
         slow.release.set()
         submit.join(20)
     assert answers and answers[0].status_code == 200, answers
+
+
+def test_a_line_break_in_a_path_names_nothing(client, factory):
+    """Found by the property test: a route's pattern ends in "$", which Python lets match before
+    a final newline, so "/v1/batches/%0A" answered the batch list and "/v1/batches/a%0A" the
+    batch "a"."""
+    customer = factory.customer()
+    for path in ("/v1/batches/%0A", "/v1/batches/a%0A", "/v1/projects/%0A", "/v1/tasks%0A",
+                 "/v1/task/%0A"):
+        r = client.get(path, auth=customer.live_auth)
+        assert r.status_code == 404, path
+        assert r.json()["error"].startswith("no such path"), path
+    page = client.get("/dashboard%0A", headers={"Accept": "text/html"})
+    assert page.status_code == 404 and "text/html" in page.headers["content-type"]
