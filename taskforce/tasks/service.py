@@ -510,6 +510,7 @@ def complete(
     worker_id: int | None,
     lease_token: str | None,
     now: int | None = None,
+    simulated_worker: int | None = None,
 ) -> dict[str, Any]:
     """Validate a worker's answer and store it on their assignment; once the task has the
     answers it needs, combine them (the type's ``combine`` hook), complete the task with the
@@ -517,7 +518,7 @@ def complete(
 
     A worker must hold an open, unexpired lease on the task. ``worker_id=None`` is the test-mode
     simulated worker, which answers test tasks without a lease (its answer is recorded as an
-    assignment with no worker).
+    assignment with no worker; ``simulated_worker`` says which of the simulated crowd gave it).
     """
     now = now if now is not None else now_ms()
     postgres = conn.dialect.name == "postgresql"
@@ -530,14 +531,15 @@ def complete(
                  and row.a_outcome is None and row.a_expires is not None and row.a_expires >= now)
         if not holds:
             raise _lease_lost(conn, task_id, worker_id, lease_token or "", now)
-    elif row.status != Status.PENDING.value or not row.is_test:
+    elif row.status != Status.PENDING.value or not row.is_test or row.review_state is not None:
         raise LeaseLost(f"task {task_id} is no longer pending")
     task_type = REGISTRY.get(row.type)
     response = task_type.validate_response(row.params, answer)
     if worker_id is None:
         conn.execute(_INSERT_ASSIGNMENT, {"task_id": task_id, "worker_id": None,
                                           "lease_token": ids.new_lease_token(), "claimed_at": now,
-                                          "finished_at": now, "outcome": "submitted", "answer": response})
+                                          "finished_at": now, "outcome": "submitted", "answer": response,
+                                          "simulated_worker": simulated_worker})
     elif not conn.execute(_SUBMIT_ANSWER, {"b_aid": row.a_id, "b_now": now, "b_worker": worker_id,
                                            "b_answer": response}).rowcount:
         raise _lease_lost(conn, task_id, worker_id, lease_token or "", now)

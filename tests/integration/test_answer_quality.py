@@ -162,3 +162,66 @@ def test_a_finished_review_cannot_be_forged_on_a_task_not_in_review(db, factory)
     task = factory.task(factory.customer(), overlap=2)
     with db.write() as conn, pytest.raises(Conflict):
         service.finish_review(conn, task["id"], {"category": "public"}, None, now=T0)
+
+
+def test_answers_endpoint_lists_pseudonymous_workers_times_and_weights(client, factory, db):
+    customer, other = factory.customer(), factory.customer()
+    r = client.post("/v1/task/categorize", auth=customer.live_auth,
+                    json={**VALID_PARAMS["categorization"], "overlap": 2})
+    task_id = r.json()["task_id"]
+    a, b = factory.user("worker"), factory.user("worker")
+    answer_by(db, a, {"category": "public"}, T0)
+    assert len(client.get(f"/v1/task/{task_id}/answers", auth=customer.live_auth).json()["answers"]) == 1
+    answer_by(db, b, {"category": "public"}, T0 + 1000)
+    got = client.get(f"/v1/task/{task_id}/answers", auth=customer.live_auth)
+    assert got.status_code == 200, got.text
+    listed = got.json()["answers"]
+    assert [x["response"] for x in listed] == [{"category": "public"}] * 2
+    assert [x["duration_ms"] for x in listed] == [500, 500]
+    assert [x["weight"] for x in listed] == [1.0, 1.0]
+    assert all(x["submitted_at"].endswith("Z") or "+" in x["submitted_at"] for x in listed)
+    refs = [x["worker"] for x in listed]
+    assert len(set(refs)) == 2 and all(ref.startswith("w_") and len(ref) == 22 for ref in refs)
+    from taskforce.api.answers_api import worker_ref
+
+    # Another customer sees the same worker under another name.
+    assert worker_ref("test-secret", other.id, a["id"], None) not in refs
+    again = client.get(f"/v1/task/{task_id}/answers", auth=customer.live_auth).json()["answers"]
+    assert [x["worker"] for x in again] == refs  # stable
+    # Only the task's own customer, in its own mode.
+    assert client.get(f"/v1/task/{task_id}/answers", auth=other.live_auth).status_code == 404
+    assert client.get(f"/v1/task/{task_id}/answers", auth=customer.test_auth).status_code == 404
+    assert client.get(f"/v1/task/{task_id}/answers").status_code == 401
+    assert client.get("/v1/task/zzz/answers", auth=customer.live_auth).status_code == 404
+    assert "/v1/task/{task_id}/answers" in client.get("/openapi.json").json()["paths"]
+
+
+def test_the_simulated_crowd_answers_an_overlap_task_with_distinct_workers(db, factory):
+    from taskforce.tasks import simulator
+
+    customer = factory.customer()
+    made = [factory.task(customer, is_test=True, now=T0, overlap=3, categories=["a", "b", "c"])
+            for _ in range(20)]
+    dynamic = factory.task(customer, is_test=True, now=T0, overlap=2, max_overlap=9, min_confidence=0.95)
+    with db.write() as conn:
+        simulator.complete_due(conn, now=T0 + 5000, delay_ms=1000)
+    methods = set()
+    for task in [*made, dynamic]:
+        row = row_of(db, task["id"])
+        with db.read() as conn:
+            who = conn.execute(select(assignments.c.simulated_worker).where(
+                assignments.c.task_id == task["id"], assignments.c.outcome == "submitted")).scalars().all()
+        assert len(who) == len(set(who)) == row["answers_submitted"]
+        assert row["quality"]["answers"] == row["answers_submitted"]
+        methods.add(row["quality"]["method"])
+        if row["review_state"] is None:
+            assert row["status"] == "completed" and len(callbacks(db, task["id"])) == 1
+        else:
+            assert row["status"] == "pending" and callbacks(db, task["id"]) == []
+        if task is not dynamic:
+            assert row["answers_submitted"] == 3
+    assert row_of(db, dynamic["id"])["answers_submitted"] >= 3  # 2 answers never reach 0.95
+    assert methods == {"majority"}
+    # Run again: nothing is answered twice, tasks in review stay there.
+    with db.write() as conn:
+        assert simulator.complete_due(conn, now=T0 + 9000, delay_ms=1000) == []
