@@ -225,3 +225,21 @@ def test_the_simulated_crowd_answers_an_overlap_task_with_distinct_workers(db, f
     # Run again: nothing is answered twice, tasks in review stay there.
     with db.write() as conn:
         assert simulator.complete_due(conn, now=T0 + 9000, delay_ms=1000) == []
+
+
+def test_a_project_default_overlap_applies_and_the_task_may_override_it(client, factory, db):
+    customer = factory.customer()
+    r = client.post("/v1/projects", auth=customer.live_auth,
+                    json={"type": "categorization", "name": "triple", "params": {"overlap": 3}})
+    assert r.status_code == 200, r.text
+    made = client.post("/v1/task/categorize", auth=customer.live_auth,
+                       json={**VALID_PARAMS["categorization"], "project": "triple"})
+    assert made.status_code == 200, made.text
+    assert row_of(db, made.json()["task_id"])["answers_needed"] == 3
+    own = client.post("/v1/task/categorize", auth=customer.live_auth,
+                      json={**VALID_PARAMS["categorization"], "project": "triple", "overlap": 2})
+    assert row_of(db, own.json()["task_id"])["answers_needed"] == 2
+    bad = client.post("/v1/task/categorize", auth=customer.live_auth,
+                      json={**VALID_PARAMS["categorization"], "project": "triple", "max_overlap": 2,
+                            "min_confidence": 0.5})
+    assert bad.status_code == 400 and bad.json()["error"].startswith("max_overlap")
