@@ -8,6 +8,7 @@ database settles every race, on SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +37,7 @@ from taskforce.errors import Conflict, LeaseLost, NotCancelable, NotFound
 from taskforce.models import FREE_SLOT, OPEN_ASSIGNMENT, QUEUE, assignments, task_skips, tasks, users
 from taskforce.quality import store as skill_store
 from taskforce.quality.combiners import quality_object
-from taskforce.quality.overlap import Next, next_step
+from taskforce.quality.overlap import Next, all_disagree, next_step
 from taskforce.task_types import REGISTRY
 from taskforce.task_types.answers import Answer, combine_single
 from taskforce.task_types.base import CreateParams, TaskType
@@ -488,6 +489,21 @@ def _combine_hook(task_type: TaskType, given: list[Answer]):
     return combine_single if len(given) == 1 else task_type.combine
 
 
+def _all_disagree(combined, given: list[Answer]) -> bool:
+    """No two answers agree: the agreement with the combined answer says so (every field 1/n),
+    unless two answers are the same — which happens when Dawid-Skene, knowing the workers, sides
+    with a lone good worker against two who agree (that is a decision, not a deadlock)."""
+    if not all_disagree(combined, len(given)):
+        return False
+    seen = set()
+    for answer in given:
+        key = json.dumps(answer.response, sort_keys=True, default=str)
+        if key in seen:
+            return False
+        seen.add(key)
+    return True
+
+
 def _quality(combined, given: list[Answer]) -> dict[str, Any]:
     quality = quality_object(combined, given)
     # Kept with the task for GET /v1/task/{id}/answers; not part of the task object's ``quality``.
@@ -561,7 +577,7 @@ def complete(
         quality = _quality(combined, given)
         step = next_step(len(given), combined, overlap=len(given),
                          max_overlap=max(row.max_answers or 0, len(given)),
-                         min_confidence=row.min_confidence)
+                         min_confidence=row.min_confidence, disagree=_all_disagree(combined, given))
         if step is not Next.FINAL:
             if step is Next.MORE:
                 conn.execute(_ONE_MORE, {"b_id": task_id, "b_closed": closed, "b_quality": quality})

@@ -64,6 +64,16 @@ def test_refit_learns_who_is_right_and_the_next_task_uses_it(db, factory):
     weights = done["quality"]["weights"]
     assert weights[0] < weights[1] < weights[2]  # wrong < unknown (1.0) < good
 
+    # Two who agree against the good worker: the always-wrong worker's "public" is evidence
+    # against it, so Dawid-Skene sides with the good worker; two answers agreeing is no deadlock.
+    task = factory.task(customer, now=T0 + 2 * DAY + 5, overlap=3)
+    answer(db, wrong, {"category": "public"}, T0 + 2 * DAY + 3000)
+    answer(db, newcomer, {"category": "public"}, T0 + 2 * DAY + 3500)
+    done = answer(db, good, {"category": "private"}, T0 + 2 * DAY + 4000)
+    assert done["id"] == task["id"] and done["status"] == "completed"
+    assert done["response"] == {"category": "private"} and done["quality"]["method"] == "dawid_skene"
+    assert done["quality"]["agreement"] == {"category": pytest.approx(1 / 3, abs=1e-3)}
+
     # A second fit replaces the model (a new version, which processes notice).
     refit.refit_all(db, now=T0 + 3 * DAY, window_ms=30 * DAY)
     with db.read() as conn:
