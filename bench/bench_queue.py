@@ -5,7 +5,10 @@ and submit against 20,000 pending tasks through the service layer the worker pag
 empty. Figures: completed tasks per second and doubles (must be zero: every task completed once,
 one assignment each). Baseline: the same processes and threads running a bare two-statement queue
 on the same table — claim with one UPDATE … WHERE id = (SELECT … LIMIT 1 [FOR UPDATE SKIP
-LOCKED]), then complete with one UPDATE — no history, no outbox, no answer validation."""
+LOCKED]), then complete with one UPDATE — no history, no outbox, no answer validation.
+
+``--overlap 3``: the same run with every task needing 3 answers (3 distinct workers each,
+combined when the third is in), reported next to overlap 1 (no baseline)."""
 
 from __future__ import annotations
 
@@ -86,8 +89,8 @@ def _process(kind: str, url: str, worker_ids: list[int], start_at: float, out) -
     db.dispose()
 
 
-def measure(kind: str, backend: str, tasks: int) -> dict:
-    from sqlalchemy import func, insert, select
+def measure(kind: str, backend: str, tasks: int, overlap: int = 1) -> dict:
+    from sqlalchemy import func, insert, select, update
 
     from taskforce.models import assignments, deliveries, users
     from taskforce.models import tasks as tasks_table
@@ -96,6 +99,9 @@ def measure(kind: str, backend: str, tasks: int) -> dict:
     db = bdb.database(1)
     account = make_customer(db, "queue")
     fill_tasks(db, total=tasks, customer_ids=[account.customer_id], status="pending")
+    if overlap > 1:
+        with db.write() as conn:
+            conn.execute(update(tasks_table).values(answers_needed=overlap))
     with db.write() as conn:
         worker_ids = [conn.execute(insert(users).values(
             email=f"w{i}@bench.test", password_hash="-", role="worker", active=True,
@@ -116,15 +122,39 @@ def measure(kind: str, backend: str, tasks: int) -> dict:
     with db.read() as conn:
         completed = conn.execute(select(func.count()).select_from(tasks_table)
                                  .where(tasks_table.c.status == "completed")).scalar_one()
+        # Doubles: a task handed out more often than it needs answers, or one worker answering twice.
         multi = conn.execute(select(func.count()).select_from(
             select(assignments.c.task_id).group_by(assignments.c.task_id)
+            .having(func.count() > overlap).subquery())).scalar_one()
+        multi += conn.execute(select(func.count()).select_from(
+            select(assignments.c.task_id).where(assignments.c.worker_id.is_not(None))
+            .group_by(assignments.c.task_id, assignments.c.worker_id)
             .having(func.count() > 1).subquery())).scalar_one()
         outbox = conn.execute(select(func.count()).select_from(deliveries)).scalar_one()
     db.dispose()
     bdb.drop()
-    doubles = len(handed) - len(set(handed)) + multi
-    return {"tasks_per_s": len(handed) / elapsed, "seconds": elapsed, "completed": completed,
+    doubles = (len(handed) - len(set(handed)) if overlap == 1 else 0) + multi
+    return {"tasks_per_s": completed / elapsed, "seconds": elapsed, "completed": completed,
             "handed_out": len(handed), "doubles": doubles, "outbox_rows": outbox}
+
+
+def run_overlap(backends: list[str], tasks: int, overlap: int) -> list[dict]:
+    results = []
+    for backend in backends:
+        one = measure("taskforce", backend, tasks)
+        many = measure("taskforce", backend, tasks, overlap)
+        ok = many["doubles"] == 0 and many["completed"] == tasks and many["outbox_rows"] == tasks
+        line = {"bench": "queue_overlap", "backend": backend, "workers": PROCESSES * WORKERS_PER_PROCESS,
+                "tasks": tasks, "overlap": overlap, "overlap_1_tasks_per_s": round(one["tasks_per_s"]),
+                f"overlap_{overlap}_tasks_per_s": round(many["tasks_per_s"]),
+                f"overlap_{overlap}_answers_per_s": round(many["tasks_per_s"] * overlap),
+                "completed": many["completed"], "doubles": many["doubles"], "ok": ok}
+        print(f"queue {backend:8}: {tasks:,} tasks | overlap 1 {line['overlap_1_tasks_per_s']} tasks/s | "
+              f"overlap {overlap} {line[f'overlap_{overlap}_tasks_per_s']} tasks/s "
+              f"({line[f'overlap_{overlap}_answers_per_s']} answers/s), {many['doubles']} doubles, "
+              f"{many['outbox_rows']:,} callbacks owed {'OK' if ok else 'MISS'}", flush=True)
+        results.append(line)
+    return results
 
 
 def run(backends: list[str], tasks: int = TASKS) -> list[dict]:
@@ -149,5 +179,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--backend", action="append", choices=["sqlite", "postgres"])
     parser.add_argument("--tasks", type=int, default=TASKS)
+    parser.add_argument("--overlap", type=int, default=1, help="also run at this overlap, next to 1")
     args = parser.parse_args()
-    print(json.dumps(run(args.backend or ["sqlite", "postgres"], args.tasks), indent=1))
+    backends = args.backend or ["sqlite", "postgres"]
+    if args.overlap > 1:
+        print(json.dumps(run_overlap(backends, args.tasks, args.overlap), indent=1))
+    else:
+        print(json.dumps(run(backends, args.tasks), indent=1))

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from taskforce import health, metrics, request_log
 from taskforce.api import errors as api_errors
-from taskforce.api import batches_api, callbacks_api, files_api, projects_api, task_extras_api, v1
+from taskforce.api import answers_api, batches_api, callbacks_api, files_api, projects_api, task_extras_api, v1
 from taskforce.app_state import AppState
 from taskforce.config import Settings
 from taskforce.db import Database
@@ -64,7 +64,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     api_errors.install(app)
     v1.install(app)
     callbacks_api.install(app)
-    for resource in (projects_api, batches_api, files_api, task_extras_api, file_serving):
+    for resource in (projects_api, batches_api, files_api, task_extras_api, answers_api, file_serving):
         resource.install(app)
     from taskforce.web import routes as web_routes
 

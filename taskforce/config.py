@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     callback_allowed_networks: list[str] = Field(default_factory=list)
     #: Seconds after creation that the simulated worker completes a test-mode task.
     test_mode_delay_seconds: float = 1.0
+    #: Answer quality: how often worker skills are re-fitted (quality/refit.py), and how many
+    #: days of answers the fit reads.
+    quality_refit_seconds: float = Field(default=300.0, gt=0)
+    quality_refit_window_days: float = Field(default=90.0, gt=0)
     #: Uploaded and imported files (``/v1/files``): the local directory that holds them, the
     #: largest file accepted (413 over it), how long an import may take, and how long the signed
     #: URL a worker's page gets for a ``scaledata://`` attachment stays valid.

@@ -12,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -170,6 +171,17 @@ tasks = Table(
     #: Null until the task first changes after creation; set by a database trigger (migration
     #: 0005) whenever a customer-visible column changes, so no code path can forget it.
     Column("updated_at", Millis),
+    #: Dynamic overlap (issue 10): ask one more worker at a time, up to ``max_answers`` answers,
+    #: until the combined answer's confidence reaches ``min_confidence``; null: no dynamic overlap.
+    Column("max_answers", SmallInteger),
+    Column("min_confidence", Float),
+    #: The task object's ``quality`` (answers used, confidence, method, agreement) once combined
+    #: from several answers; null for a one-answer task.
+    Column("quality", JSON),
+    #: ``needed`` while an operator must decide (the task stays pending, out of the queue);
+    #: ``done`` once decided (``service.finish_review``), by ``reviewed_by``.
+    Column("review_state", String(16)),
+    Column("reviewed_by", Integer),
     Index("uq_tasks_unique_id", "customer_id", "is_test", "unique_id", unique=True),
     # The customer's list, newest first, keyset-paginated on (created_at, id).
     Index("ix_tasks_customer_list", "customer_id", "is_test", "created_at", "id"),
@@ -180,6 +192,9 @@ tasks = Table(
     # create, and "project = ?" implies "project IS NOT NULL" to both planners.
     Index("ix_tasks_customer_project", "customer_id", "is_test", "project", "created_at", "id",
           sqlite_where=text("project IS NOT NULL"), postgresql_where=text("project IS NOT NULL")),
+    # The operator's Review queue.
+    Index("ix_tasks_review", "review_state", "created_at",
+          sqlite_where=text("review_state IS NOT NULL"), postgresql_where=text("review_state IS NOT NULL")),
     Index("ix_tasks_customer_batch", "customer_id", "is_test", "batch", "created_at", "id",
           sqlite_where=text("batch IS NOT NULL"), postgresql_where=text("batch IS NOT NULL")),
     # The work queue: only pending live tasks, in the order they are handed out.
@@ -258,12 +273,28 @@ assignments = Table(
     Column("outcome", String(16)),
     #: The worker's validated answer (``submitted`` only).
     Column("answer", JSON),
+    #: Test mode's simulated crowd: which simulated worker (0-based) gave this answer
+    #: (``worker_id`` is null for them; tasks/simulator.py).
+    Column("simulated_worker", SmallInteger),
     Index("ix_assignments_worker", "worker_id", "claimed_at"),
     # A worker's current lease and the operator's "in progress" list: open rows only.
     Index("ix_assignments_open", "worker_id", "lease_expires_at", **OPEN_ASSIGNMENT.index_where()),
     # A worker never answers one task twice (the simulated worker's null ids are all distinct).
     Index("uq_assignments_answer", "task_id", "worker_id", unique=True,
           sqlite_where=text("outcome = 'submitted'"), postgresql_where=text("outcome = 'submitted'")),
+)
+
+#: What is known of each customer's workers (quality/skills.py ``SkillModel.to_dict``), per mode;
+#: re-fitted in the background (quality/refit.py), ``version`` bumped on each write so that a
+#: process's cached copy is re-read only when it changed.
+skill_models = Table(
+    "skill_models",
+    metadata,
+    Column("customer_id", Integer, ForeignKey("customers.id"), primary_key=True),
+    Column("is_test", Boolean, primary_key=True),
+    Column("model", JSON, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("fitted_at", Millis, nullable=False),
 )
 
 #: Projects (scaleapi 2.x): a task type and default parameters for the project's tasks. Per

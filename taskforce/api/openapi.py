@@ -54,6 +54,19 @@ TASK_SCHEMA = {
         "customer_review_status": {"type": "string", "enum": ["accepted", "rejected"],
                                    "description": "Only once you audited the task."},
         "customer_review_comments": {"type": "array", "items": {"type": "string"}},
+        "quality": {
+            "type": "object", "description": "Only on tasks created with overlap, max_overlap or min_confidence: "
+                                             "how the response was made of the workers' answers.",
+            "required": ["answers", "confidence", "method", "agreement"],
+            "properties": {
+                "answers": {"type": "integer", "description": "Answers combined."},
+                "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+                "method": {"type": "string", "description": "single, majority, dawid_skene, "
+                                                            "text_agreement, per_category, review…"},
+                "agreement": {"type": "object", "additionalProperties": {"type": "number"},
+                              "description": "Per field of the response: the share of answers agreeing."},
+            },
+        },
     },
 }
 

@@ -25,6 +25,14 @@ async def simulator_loop(state: AppState) -> None:
                           signals=state.signals).run()
 
 
+async def skill_refit_loop(state: AppState) -> None:
+    """Answer quality: re-fit the customers' worker skills every ``quality_refit_seconds``."""
+    from taskforce.quality.refit import SkillRefitter
+
+    await SkillRefitter(state.db, interval_seconds=state.settings.quality_refit_seconds,
+                        window_days=state.settings.quality_refit_window_days).run()
+
+
 async def wakeup_listener_loop(state: AppState) -> None:
     """On PostgreSQL, relay other processes' commits to this process's loops (pg_wakeups.py)."""
     if state.db.is_sqlite:
@@ -39,4 +47,4 @@ async def wakeup_listener_loop(state: AppState) -> None:
 
 
 def loops() -> list:
-    return [dispatcher_loop, simulator_loop, wakeup_listener_loop]
+    return [dispatcher_loop, simulator_loop, skill_refit_loop, wakeup_listener_loop]

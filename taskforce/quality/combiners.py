@@ -134,7 +134,9 @@ def combine_transcription(params: Mapping[str, Any], answers: Sequence[Answer],
     responses = [a.response for a in answers]
     fields, agreement = _fields_part(params, responses, weights)
     rows: list[dict[str, str]] = []
-    row_keys = list(params.get("row_fields") or {})
+    from taskforce.task_types.transcription import row_fields_of  # the type imports this module
+
+    row_keys = list(row_fields_of(params))
     if row_keys:
         rows, agreement["rows"] = combine_rows([r.get("rows") or [] for r in responses], weights, row_keys)
     confidence = min(agreement.values()) if agreement else 1.0
@@ -147,7 +149,9 @@ def combine_phonecall(params: Mapping[str, Any], answers: Sequence[Answer],
     _check(answers)
     weights = _weights(answers, skills, "phonecall")
     outcomes = [a.response["outcome"] for a in answers]
-    outcome, confidence, method = combine_choice(PHONECALL_OUTCOMES, outcomes, weights,
+    from taskforce.task_types.phonecall import outcomes_of  # the type imports this module
+
+    outcome, confidence, method = combine_choice(outcomes_of(params), outcomes, weights,
                                                  [a.worker_id for a in answers], skills, "phonecall")
     agreement = {"outcome": _share(outcomes, outcome)}
     same = [i for i, o in enumerate(outcomes) if o == outcome] or list(range(len(answers)))

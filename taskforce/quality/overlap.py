@@ -32,8 +32,11 @@ def all_disagree(combined: Combined, n_answers: int) -> bool:
 
 
 def next_step(n_answers: int, combined: Combined | None, *, overlap: int,
-              max_overlap: int | None = None, min_confidence: float | None = None) -> Next:
-    """What to do with a task holding ``n_answers`` answers combined into ``combined``."""
+              max_overlap: int | None = None, min_confidence: float | None = None,
+              disagree: bool | None = None) -> Next:
+    """What to do with a task holding ``n_answers`` answers combined into ``combined``.
+    ``disagree`` overrides ``all_disagree(combined, n_answers)`` when the caller knows more (the
+    answers themselves: two identical ones agree even when the combined answer is neither)."""
     if overlap < 1:
         raise ValueError("overlap must be at least 1")
     if max_overlap is not None and max_overlap < overlap:
@@ -43,7 +46,9 @@ def next_step(n_answers: int, combined: Combined | None, *, overlap: int,
     if n_answers < overlap or combined is None:
         return Next.MORE
     confident = min_confidence is None or combined.confidence >= min_confidence
-    if confident and not all_disagree(combined, n_answers):
+    if disagree is None:
+        disagree = all_disagree(combined, n_answers)
+    if confident and not disagree:
         return Next.FINAL
     if n_answers < (max_overlap or overlap):
         return Next.MORE

@@ -11,7 +11,17 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, ValidationError, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictStr,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
 
 from taskforce.errors import InvalidParameter
 from taskforce.task_types import worker_labels
@@ -93,6 +103,55 @@ Label = Annotated[StrictStr, AfterValidator(_no_nul), AfterValidator(_not_blank)
                   WithJsonSchema({**NON_EMPTY_SCHEMA, "maxLength": 200})]
 
 
+#: Most answers one task may collect (``overlap`` and ``max_overlap``).
+MAX_OVERLAP = 9
+
+
+def _whole_number(value: Any) -> Any:
+    # JSON gives an int; a form body gives its text. Booleans and fractions are refused.
+    if isinstance(value, bool):
+        raise ValueError("must be a whole number")
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if not isinstance(value, int):
+        raise ValueError("must be a whole number")
+    return value
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("must be a number")
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise ValueError("must be a number") from None
+    if not isinstance(value, (int, float)) or value != value:  # NaN
+        raise ValueError("must be a number")
+    return float(value)
+
+
+def _overlap_range(value: int) -> int:
+    if not 1 <= value <= MAX_OVERLAP:
+        raise ValueError(f"must be between 1 and {MAX_OVERLAP}")
+    return value
+
+
+def _unit_interval(value: float) -> float:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError("must be between 0 and 1")
+    return value
+
+
+OVERLAP_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_OVERLAP}
+Overlap = Annotated[int, BeforeValidator(_whole_number), AfterValidator(_overlap_range),
+                    WithJsonSchema(OVERLAP_SCHEMA)]
+Confidence = Annotated[float, BeforeValidator(_number), AfterValidator(_unit_interval),
+                       WithJsonSchema({"type": "number", "minimum": 0, "maximum": 1})]
+
+
 class CreateParams(BaseModel):
     """Parameters every create endpoint takes. Subclasses add the type's own."""
 
@@ -115,6 +174,25 @@ class CreateParams(BaseModel):
     unique_id: Label | None = Field(
         None, description="Your own id for the task: a second task with the same unique_id is refused (409)."
     )
+    # Redundancy (issue 10): stored in the task's own columns (answers_needed, max_answers,
+    # min_confidence), not in ``params``: they steer the queue, not the worker.
+    overlap: Overlap = Field(1, description="Workers' answers collected before they are combined (1-9).")
+    max_overlap: Overlap | None = Field(
+        None, description="Dynamic overlap: ask one more worker at a time, up to this many answers, "
+                          "until the combined answer's confidence reaches min_confidence.")
+    min_confidence: Confidence | None = Field(
+        None, description="0-1: the confidence the combined answer must reach (needs max_overlap "
+                          "unless it is only to send doubtful answers to review).")
+
+    @model_validator(mode="after")
+    def _redundancy(self) -> CreateParams:
+        if self.max_overlap is not None:
+            if self.max_overlap < self.overlap:
+                raise ValueError(f"max_overlap must be at least overlap ({self.overlap})")
+            if self.min_confidence is None:
+                raise ValueError("min_confidence is required with max_overlap (the confidence "
+                                 "that stops asking more workers)")
+        return self
 
     def task_params(self) -> dict[str, Any]:
         """The ``params`` object: the type's parameters that were given, nothing else."""

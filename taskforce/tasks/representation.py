@@ -11,7 +11,7 @@ from taskforce.clock import format_ms
 TASK_COLUMNS = (
     "id", "type", "status", "urgency", "instruction", "callback_url", "params", "metadata",
     "response", "created_at", "completed_at", "callback_succeeded", "project", "batch", "unique_id",
-    "tags", "customer_review_status", "customer_review_comments", "updated_at",
+    "tags", "customer_review_status", "customer_review_comments", "updated_at", "quality",
 )
 
 #: Shown on the task only when set (scaleapi 2.x's grouping and de-duplication).
@@ -40,4 +40,7 @@ def task_object(row: Mapping[str, Any]) -> dict[str, Any]:
         obj["completed_at"] = format_ms(row["completed_at"])
         obj["response"] = row["response"]
         obj["callback_succeeded"] = row["callback_succeeded"]
+    if row.get("quality") is not None:
+        # Tasks that collected several answers (or went to review) say how the response was made.
+        obj["quality"] = {k: v for k, v in row["quality"].items() if k != "weights"}
     return obj

@@ -8,6 +8,7 @@ database settles every race, on SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -33,8 +34,11 @@ from sqlalchemy.engine import Connection
 from taskforce import batches, ids, pg_wakeups, signals
 from taskforce.callbacks import outbox
 from taskforce.clock import now_ms
-from taskforce.errors import LeaseLost, NotCancelable, NotFound
+from taskforce.errors import Conflict, LeaseLost, NotCancelable, NotFound
 from taskforce.models import FREE_SLOT, OPEN_ASSIGNMENT, QUEUE, assignments, task_skips, tasks, users
+from taskforce.quality import store as skill_store
+from taskforce.quality.combiners import quality_object
+from taskforce.quality.overlap import Next, all_disagree, next_step
 from taskforce.task_types import REGISTRY
 from taskforce.task_types.answers import Answer, combine_single
 from taskforce.task_types.base import CreateParams, TaskType
@@ -77,6 +81,10 @@ def create(
         "batch": params.batch,
         "unique_id": params.unique_id,
     }
+    if params.overlap != 1 or params.max_overlap is not None or params.min_confidence is not None:
+        # Only when asked for: a one-answer task's row is the one it always was (column defaults).
+        row.update(answers_needed=params.overlap, max_answers=params.max_overlap,
+                   min_confidence=params.min_confidence)
     conn.execute(_INSERT_TASK, row)
     if is_test:
         pg_wakeups.wake(conn, signals.TEST_TASK_CREATED)
@@ -416,7 +424,8 @@ def release_worker_leases(conn: Connection, worker_id: int, *, now: int | None =
 def _task_for_completion(postgres: bool):
     query = (
         select(tasks.c.type, tasks.c.params, tasks.c.is_test, tasks.c.status, tasks.c.answers_needed,
-               tasks.c.answers_submitted, assignments.c.id.label("a_id"),
+               tasks.c.answers_submitted, tasks.c.customer_id, tasks.c.max_answers, tasks.c.min_confidence,
+               tasks.c.review_state, assignments.c.id.label("a_id"),
                assignments.c.worker_id.label("a_worker"), assignments.c.outcome.label("a_outcome"),
                assignments.c.claimed_at.label("a_claimed"),
                assignments.c.lease_expires_at.label("a_expires"))
@@ -449,7 +458,25 @@ _COMPLETE_TASK = (
     update(tasks)
     .where(tasks.c.id == bindparam("b_id"), tasks.c.status == Status.PENDING.value)
     .values(status=Status.COMPLETED.value, response=bindparam("b_response"), completed_at=bindparam("b_now"),
-            answers_submitted=tasks.c.answers_submitted + 1, leases_open=0, lease_expires_at=None)
+            answers_submitted=tasks.c.answers_submitted + 1, leases_open=0, lease_expires_at=None,
+            quality=bindparam("b_quality"))
+)
+#: Dynamic overlap: the combined answer is not yet confident enough, so one more worker is needed.
+_ONE_MORE = (
+    update(tasks)
+    .where(tasks.c.id == bindparam("b_id"), tasks.c.status == Status.PENDING.value)
+    .values(answers_submitted=tasks.c.answers_submitted + 1, answers_needed=tasks.c.answers_needed + 1,
+            leases_open=tasks.c.leases_open - bindparam("b_closed"),
+            lease_expires_at=select(func.min(assignments.c.lease_expires_at))
+            .where(_open_of_task()).scalar_subquery(),
+            quality=bindparam("b_quality"))
+)
+#: Out of the queue (every slot is filled and no lease is open), waiting for an operator.
+_TO_REVIEW = (
+    update(tasks)
+    .where(tasks.c.id == bindparam("b_id"), tasks.c.status == Status.PENDING.value)
+    .values(answers_submitted=tasks.c.answers_submitted + 1, answers_needed=tasks.c.answers_submitted + 1,
+            leases_open=0, lease_expires_at=None, review_state="needed", quality=bindparam("b_quality"))
 )
 _ANSWERS = (
     select(assignments.c.worker_id, assignments.c.answer, assignments.c.claimed_at, assignments.c.finished_at)
@@ -462,6 +489,28 @@ def _combine_hook(task_type: TaskType, given: list[Answer]):
     # One answer is the response exactly as given (a one-answer task behaves as it always did);
     # several go through the type's combine hook.
     return combine_single if len(given) == 1 else task_type.combine
+
+
+def _all_disagree(combined, given: list[Answer]) -> bool:
+    """No two answers agree: the agreement with the combined answer says so (every field 1/n),
+    unless two answers are the same — which happens when Dawid-Skene, knowing the workers, sides
+    with a lone good worker against two who agree (that is a decision, not a deadlock)."""
+    if not all_disagree(combined, len(given)):
+        return False
+    seen = set()
+    for answer in given:
+        key = json.dumps(answer.response, sort_keys=True, default=str)
+        if key in seen:
+            return False
+        seen.add(key)
+    return True
+
+
+def _quality(combined, given: list[Answer]) -> dict[str, Any]:
+    quality = quality_object(combined, given)
+    # Kept with the task for GET /v1/task/{id}/answers; not part of the task object's ``quality``.
+    quality["weights"] = [round(w, 4) for w in combined.weights] or [1.0] * len(given)
+    return quality
 
 
 def answers(conn: Connection, task_id: str) -> list[Answer]:
@@ -479,6 +528,7 @@ def complete(
     worker_id: int | None,
     lease_token: str | None,
     now: int | None = None,
+    simulated_worker: int | None = None,
 ) -> dict[str, Any]:
     """Validate a worker's answer and store it on their assignment; once the task has the
     answers it needs, combine them (the type's ``combine`` hook), complete the task with the
@@ -486,7 +536,7 @@ def complete(
 
     A worker must hold an open, unexpired lease on the task. ``worker_id=None`` is the test-mode
     simulated worker, which answers test tasks without a lease (its answer is recorded as an
-    assignment with no worker).
+    assignment with no worker; ``simulated_worker`` says which of the simulated crowd gave it).
     """
     now = now if now is not None else now_ms()
     postgres = conn.dialect.name == "postgresql"
@@ -499,14 +549,15 @@ def complete(
                  and row.a_outcome is None and row.a_expires is not None and row.a_expires >= now)
         if not holds:
             raise _lease_lost(conn, task_id, worker_id, lease_token or "", now)
-    elif row.status != Status.PENDING.value or not row.is_test:
+    elif row.status != Status.PENDING.value or not row.is_test or row.review_state is not None:
         raise LeaseLost(f"task {task_id} is no longer pending")
     task_type = REGISTRY.get(row.type)
     response = task_type.validate_response(row.params, answer)
     if worker_id is None:
         conn.execute(_INSERT_ASSIGNMENT, {"task_id": task_id, "worker_id": None,
                                           "lease_token": ids.new_lease_token(), "claimed_at": now,
-                                          "finished_at": now, "outcome": "submitted", "answer": response})
+                                          "finished_at": now, "outcome": "submitted", "answer": response,
+                                          "simulated_worker": simulated_worker})
     elif not conn.execute(_SUBMIT_ANSWER, {"b_aid": row.a_id, "b_now": now, "b_worker": worker_id,
                                            "b_answer": response}).rowcount:
         raise _lease_lost(conn, task_id, worker_id, lease_token or "", now)
@@ -518,15 +569,71 @@ def complete(
         given = [Answer(worker_id, response, None if worker_id is None else now - row.a_claimed)]
     else:
         given = answers(conn, task_id)
-    combined = _combine_hook(task_type, given)(row.params, given)
+    quality: dict[str, Any] | None = None
+    if len(given) == 1 and row.max_answers is None and row.min_confidence is None:
+        # One answer is the response exactly as given (a one-answer task behaves as it always did).
+        combined = combine_single(row.params, given)
+    else:
+        combine = task_type.combine if len(given) == 1 else _combine_hook(task_type, given)
+        combined = combine(row.params, given, skill_store.load(conn, row.customer_id, row.is_test))
+        quality = _quality(combined, given)
+        step = next_step(len(given), combined, overlap=len(given),
+                         max_overlap=max(row.max_answers or 0, len(given)),
+                         min_confidence=row.min_confidence, disagree=_all_disagree(combined, given))
+        if step is not Next.FINAL:
+            if step is Next.MORE:
+                conn.execute(_ONE_MORE, {"b_id": task_id, "b_closed": closed, "b_quality": quality})
+            else:
+                _close_open(conn, task_id, now)
+                conn.execute(_TO_REVIEW, {"b_id": task_id, "b_quality": quality})
+            return get(conn, task_id)
     if not conn.execute(_COMPLETE_TASK, {"b_id": task_id, "b_response": combined.response,
-                                         "b_now": now}).rowcount:
+                                         "b_now": now, "b_quality": quality}).rowcount:
         raise LeaseLost(f"task {task_id} is no longer pending")
     if row.answers_needed > 1:
         # Only possible if fewer answers became needed meanwhile: nobody else's is wanted now.
-        conn.execute(update(assignments).where(assignments.c.task_id == task_id, _OPEN)
-                     .values(outcome="released", finished_at=now))
+        _close_open(conn, task_id, now)
+    return _final(conn, task_id, now)
+
+
+def _close_open(conn: Connection, task_id: str, now: int) -> None:
+    conn.execute(update(assignments).where(assignments.c.task_id == task_id, _OPEN)
+                 .values(outcome="released", finished_at=now))
+
+
+def _final(conn: Connection, task_id: str, now: int) -> dict[str, Any]:
     task = get(conn, task_id)
     outbox.enqueue(conn, task, now=now)
     batches.task_final(conn, task, now=now)
     return task
+
+
+_FINISH_REVIEW = (
+    update(tasks)
+    .where(tasks.c.id == bindparam("b_id"), tasks.c.status == Status.PENDING.value,
+           tasks.c.review_state == "needed")
+    .values(status=Status.COMPLETED.value, response=bindparam("b_response"), completed_at=bindparam("b_now"),
+            review_state="done", reviewed_by=bindparam("b_reviewer"), quality=bindparam("b_quality"),
+            leases_open=0, lease_expires_at=None)
+)
+
+
+def finish_review(conn: Connection, task_id: str, response: Mapping[str, Any], reviewer_id: int | None, *,
+                  now: int | None = None) -> dict[str, Any]:
+    """An operator decides a task waiting in the Review queue: ``response`` (checked as a worker's
+    answer would be) becomes its response, with method ``review``; the task completes and its
+    callback is owed, once. Raises ``Conflict`` if the task is not waiting for review."""
+    now = now if now is not None else now_ms()
+    _lock_task(conn, task_id)
+    task = get(conn, task_id)
+    if task["status"] != Status.PENDING.value or conn.execute(
+            select(tasks.c.review_state).where(tasks.c.id == task_id)).scalar() != "needed":
+        raise Conflict(f"task {task_id} is {task['status']} and not waiting for review")
+    checked = REGISTRY.get(task["type"]).validate_response(task["params"], response)
+    before = task.get("quality") or {}
+    quality = {"answers": before.get("answers", 0), "confidence": 1.0, "method": "review",
+               "agreement": {}, "weights": before.get("weights", [])}
+    if not conn.execute(_FINISH_REVIEW, {"b_id": task_id, "b_response": checked, "b_now": now,
+                                         "b_reviewer": reviewer_id, "b_quality": quality}).rowcount:
+        raise Conflict(f"task {task_id} is no longer waiting for review")
+    return _final(conn, task_id, now)

@@ -1,7 +1,9 @@
 """Test mode's simulated worker: answers every pending test task ``test_mode_delay_seconds``
 after its creation, with a valid response chosen deterministically from the task (the type's
 ``simulated_response``), through the same ``service.complete`` as a person — so the outbox row
-and the callback are exactly those of a live task.
+and the callback are exactly those of a live task. A task collecting several answers (overlap)
+is answered by a simulated crowd instead (``CROWD_ACCURACY``: workers of different accuracy and
+one spammer), so a customer sees combining, confidence and ``/answers`` before any person works.
 
 It wakes on the in-process TEST_TASK_CREATED signal, sleeps until the oldest pending test task
 is due, and polls as a fallback for tasks created by other processes. Several simulators at once
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Callable
 
 from sqlalchemy import and_, exists, func, insert, select
@@ -46,8 +49,45 @@ def _set_aside_mark():
 
 
 def _waiting(conn: Connection):
-    """Pending test tasks (outside unfinalised batches) the simulated worker has not set aside."""
-    return and_(_pending_test(conn), ~_set_aside_mark())
+    """Pending test tasks (outside unfinalised batches) the simulated worker has not set aside,
+    nor sent to an operator's review."""
+    return and_(_pending_test(conn), ~_set_aside_mark(), tasks.c.review_state.is_(None))
+
+
+#: Test mode's simulated crowd (a task collecting several answers): each simulated worker gives
+#: the type's ``simulated_response`` (the "truth") with its accuracy, else another valid answer;
+#: ``None`` is the spammer, who answers at random. As many as the most answers a task may take.
+CROWD_ACCURACY: tuple[float | None, ...] = (0.95, 0.9, None, 0.8, 0.85, 0.75, 0.9, 0.7, 0.85)
+
+
+def crowd_answer(task_type, task_id: str, params, worker: int) -> dict:
+    """Simulated worker ``worker``'s answer: deterministic per task and worker, so a test run
+    can be repeated."""
+    accuracy = CROWD_ACCURACY[worker % len(CROWD_ACCURACY)]
+    draw = random.Random(f"{task_id}:{worker}").random()
+    if accuracy is not None and draw < accuracy:
+        return task_type.simulated_response(task_id, params)
+    return task_type.simulated_response(f"{task_id}:{'spam' if accuracy is None else 'slip'}:{worker}", params)
+
+
+_STATE = select(tasks.c.type, tasks.c.params, tasks.c.status, tasks.c.answers_needed, tasks.c.answers_submitted,
+                tasks.c.max_answers, tasks.c.min_confidence, tasks.c.review_state)
+
+
+def _answer(conn: Connection, task_id: str, now: int) -> None:
+    """Give the task every answer it needs: one, exactly as before, or the simulated crowd's, one
+    simulated worker after another, until it is final or waits for review."""
+    row = conn.execute(_STATE.where(tasks.c.id == task_id)).one()
+    task_type = REGISTRY.get(row.type)
+    if row.answers_needed == 1 and row.max_answers is None and row.min_confidence is None:
+        answer = task_type.simulated_response(task_id, row.params)
+        service.complete(conn, task_id, answer, worker_id=None, lease_token=None, now=now)
+        return
+    while row.status == "pending" and row.review_state is None and row.answers_submitted < row.answers_needed:
+        worker = row.answers_submitted  # a simulated worker never answers one task twice
+        service.complete(conn, task_id, crowd_answer(task_type, task_id, row.params, worker),
+                         worker_id=None, lease_token=None, now=now, simulated_worker=worker)
+        row = conn.execute(_STATE.where(tasks.c.id == task_id)).one()
 
 
 def set_aside(conn: Connection) -> list[dict]:
@@ -74,9 +114,7 @@ def complete_due(conn: Connection, *, now: int, delay_ms: int, limit: int = BATC
         # read, answered or written into a callback) is set aside, and the rest carry on.
         savepoint = conn.begin_nested()
         try:
-            row = conn.execute(select(tasks.c.type, tasks.c.params).where(tasks.c.id == task_id)).one()
-            answer = REGISTRY.get(row.type).simulated_response(task_id, row.params)
-            service.complete(conn, task_id, answer, worker_id=None, lease_token=None, now=now)
+            _answer(conn, task_id, now)
         except Exception as exc:
             if savepoint.is_active:
                 savepoint.rollback()

@@ -166,8 +166,9 @@ def test_its_assets_are_served_and_nothing_else_of_its_folder(client, factory):
 def test_its_combine_hook_is_the_types_own(rating):
     answers = [Answer(worker_id=i, response={"rating": r, "note": ""}) for i, r in enumerate([2, 3, 5])]
     assert rating.combine({"text": "x", "scale": 5}, answers, None).response == {"rating": 3, "note": ""}
-    # A built-in type keeps the single-answer default.
-    assert REGISTRY.get("comparison").combine({}, answers[:1], None).method == "single"
+    # A built-in type combines with the quality package's hook (issue 10).
+    two = [Answer(worker_id=1, response={"category": "a"}), Answer(worker_id=2, response={"category": "a"})]
+    assert REGISTRY.get("categorization").combine({"categories": ["a", "b"]}, two, None).method == "majority"
 
 
 def test_an_unregistered_types_tasks_do_not_break_pages(client, factory, db):

@@ -162,14 +162,20 @@ def test_the_simulated_worker_skips_held_test_tasks_and_records_its_answers(db, 
     twice = factory.task(customer, is_test=True, now=T0)
     set_task(db, held["id"], held=True)
     set_task(db, twice["id"], answers_needed=2)
+    # A task needing two answers gets them from two simulated workers of the crowd, in one pass.
     with db.write() as conn:
         assert simulator.complete_due(conn, now=T0 + 5000, delay_ms=1000) == [twice["id"]]
-    assert counters(db, twice["id"]) == (1, 0, None)
+    assert counters(db, twice["id"]) == (2, 0, None)
     with db.write() as conn:
-        simulator.complete_due(conn, now=T0 + 6000, delay_ms=1000)
+        assert simulator.complete_due(conn, now=T0 + 6000, delay_ms=1000) == []
     with db.read() as conn:
-        assert service.get(conn, twice["id"])["status"] == "completed"
+        done = service.get(conn, twice["id"])
         assert service.get(conn, held["id"])["status"] == "pending"
         answers = service.answers(conn, twice["id"])
+        crowd = conn.execute(select(assignments.c.simulated_worker).where(
+            assignments.c.task_id == twice["id"]).order_by(assignments.c.id)).scalars().all()
     assert [(a.worker_id, a.duration_ms) for a in answers] == [(None, None), (None, None)]
-    assert all(a.response == answers[0].response for a in answers)
+    assert crowd == [0, 1]
+    # Two answers that agree complete it; two that disagree wait for an operator's review.
+    agree = answers[0].response == answers[1].response
+    assert done["status"] == ("completed" if agree else "pending")

@@ -48,11 +48,12 @@ def test_every_registered_type_has_a_combiner_whose_output_its_validator_accepts
         "phonecall": ({"fields": {"e": "E"}}, {"outcome": "success", "fields": {"e": "a@b"}}),
         "comparison": ({"choices": ["l", "r"], "fields": {"f": "F"}}, {"choice": "l", "fields": {"f": "z"}}),
     }
-    assert set(COMBINERS) == {t.name for t in REGISTRY}
+    # The seed types combine with these; the annotation types bring their own hooks.
+    assert set(COMBINERS) == set(responses) <= {t.name for t in REGISTRY}
     for name, (params, response) in responses.items():
         validate = REGISTRY.get(name).validate_response
         answer = validate(params, response)
-        combined = COMBINERS[name](params, [_a(1, answer), _a(2, answer), _a(3, answer)], None)
+        combined = REGISTRY.get(name).combine(params, [_a(1, answer), _a(2, answer), _a(3, answer)], None)
         assert validate(params, combined.response) == combined.response
         assert combined.confidence > 0.9 and all(v == 1.0 for v in combined.agreement.values())
 

@@ -114,6 +114,13 @@ def form_values(params: Mapping[str, Any], form: forms.FormLike | None) -> dict[
     return {"category": forms.checked(form, "category")}
 
 
+def _combine(params, answers, skills=None):
+    # Imported when first used: quality.combiners reads this module's helpers.
+    from taskforce.quality.combiners import COMBINERS
+
+    return COMBINERS["categorization"](params, answers, skills)
+
+
 TASK_TYPE = TaskType(
     name="categorization",
     endpoints=("categorize", "categorization"),
@@ -124,4 +131,5 @@ TASK_TYPE = TaskType(
     form_values=form_values,
     templates=Path(__file__).parent,
     summary="A worker views the attachment and picks a category.",
+    combine=_combine,
 )

@@ -101,6 +101,13 @@ def form_values(params: Mapping[str, Any], form: forms.FormLike | None) -> dict[
             "fields": forms.typed_fields(form)}
 
 
+def _combine(params, answers, skills=None):
+    # Imported when first used: quality.combiners reads this module's helpers.
+    from taskforce.quality.combiners import COMBINERS
+
+    return COMBINERS["comparison"](params, answers, skills)
+
+
 TASK_TYPE = TaskType(
     name="comparison",
     endpoints=("comparison",),
@@ -111,4 +118,5 @@ TASK_TYPE = TaskType(
     form_values=form_values,
     templates=Path(__file__).parent,
     summary="A worker compares the attachments.",
+    combine=_combine,
 )

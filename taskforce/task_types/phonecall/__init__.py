@@ -147,6 +147,13 @@ def _tel(number: Any) -> str | None:
         return None
 
 
+def _combine(params, answers, skills=None):
+    # Imported when first used: quality.combiners reads this module's helpers.
+    from taskforce.quality.combiners import COMBINERS
+
+    return COMBINERS["phonecall"](params, answers, skills)
+
+
 TASK_TYPE = TaskType(
     name="phonecall",
     endpoints=("phonecall",),
@@ -157,4 +164,5 @@ TASK_TYPE = TaskType(
     form_values=form_values,
     templates=Path(__file__).parent,
     summary="A worker phones the number and notes the outcome.",
+    combine=_combine,
 )

@@ -98,6 +98,13 @@ def form_values(params: Mapping[str, Any], form: forms.FormLike | None) -> dict[
             "row_keys": list(row_fields_of(params).items()), "max_rows": MAX_ROWS}
 
 
+def _combine(params, answers, skills=None):
+    # Imported when first used: quality.combiners reads this module's helpers.
+    from taskforce.quality.combiners import COMBINERS
+
+    return COMBINERS["transcription"](params, answers, skills)
+
+
 TASK_TYPE = TaskType(
     name="transcription",
     endpoints=("transcription",),
@@ -108,4 +115,5 @@ TASK_TYPE = TaskType(
     form_values=form_values,
     templates=Path(__file__).parent,
     summary="A worker transcribes fields (and rows) from the attachment.",
+    combine=_combine,
 )
