@@ -17,12 +17,12 @@ LEASE = 600
 T0 = 1_800_000_000_000
 
 
-def make_gold(db, customer, category="public", **overrides):
+def make_gold(db, customer, category="public", now=T0, **overrides):
     task_type = REGISTRY.get("categorization")
     params = task_type.parse({**VALID_PARAMS["categorization"], **overrides})
     with db.write() as conn:
         return gold.create(conn, customer_id=customer.id, is_test=False, task_type=task_type,
-                           params=params, expected={"category": category}, now=T0)
+                           params=params, expected={"category": category}, now=now)
 
 
 def claim(db, worker, rate, now=T0):

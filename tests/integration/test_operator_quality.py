@@ -8,7 +8,6 @@ from sqlalchemy import func, select, update
 
 from taskforce.models import deliveries, tasks, users
 from taskforce.quality import gold
-from taskforce.tasks import service
 from tests.integration.test_gold import answer, claim, make_gold
 from tests.integration.test_worker_pages import sign_in
 
