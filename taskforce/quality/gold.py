@@ -238,3 +238,46 @@ def record_answer(conn: Connection, assignment_id: int, worker_id: int, correct:
 def reinstate(conn: Connection, worker_id: int) -> None:
     """The operator lifts a pause by hand (the worker's next gold answer applies the rules again)."""
     conn.execute(update(users).where(users.c.id == worker_id).values(gold_paused=False))
+
+
+# -- a paused worker's answers count for less -----------------------------------------------------
+
+#: How much a paused worker's answer counts, against 1 for the same worker unpaused: while they
+#: are below the gold threshold their answers on tasks not yet final still count, but little.
+PAUSED_WEIGHT = 0.25
+
+
+class PausedDownweighted:
+    """``Skills`` for a combine hook: the inner skills (or equal weights), with paused workers'
+    weights scaled by ``PAUSED_WEIGHT`` and their likelihood rows flattened towards uniform by as
+    much. Anything else is asked of the inner skills (absent when there are none)."""
+
+    def __init__(self, inner: Any, paused: set[int]) -> None:
+        self._inner = inner
+        self._paused = paused
+
+    def weight(self, worker_id: int | None, task_type: str) -> float:
+        base = self._inner.weight(worker_id, task_type) if self._inner is not None else 1.0
+        return base * PAUSED_WEIGHT if worker_id in self._paused else base
+
+    def likelihood(self, worker_id: int | None, task_type: str, labels: Any, answered: int) -> list[float]:
+        row = self._inner.likelihood(worker_id, task_type, labels, answered)
+        if worker_id not in self._paused:
+            return row
+        return [PAUSED_WEIGHT * p + (1 - PAUSED_WEIGHT) / len(row) for p in row]
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or self._inner is None:
+            raise AttributeError(name)
+        return getattr(self._inner, name)
+
+
+def with_paused(conn: Connection, skills: Any, worker_ids: list[int | None]):
+    """``skills`` as they are when none of these workers is paused (one small look-up), else
+    wrapped so that the paused ones' answers count for less."""
+    ids = sorted({w for w in worker_ids if w is not None})
+    if not ids:
+        return skills
+    paused = set(conn.execute(select(users.c.id).where(users.c.id.in_(ids), users.c.gold_paused.is_(True)))
+                 .scalars())
+    return PausedDownweighted(skills, paused) if paused else skills

@@ -543,7 +543,9 @@ def complete(
         given = [Answer(worker_id, response, None if worker_id is None else now - row.a_claimed)]
     else:
         given = answers(conn, task_id)
-    combined = _combine_hook(task_type, given)(row.params, given)
+    # A worker paused by the gold rules still counts, but for less (quality/gold.py).
+    skills = None if len(given) == 1 else gold.with_paused(conn, None, [a.worker_id for a in given])
+    combined = _combine_hook(task_type, given)(row.params, given, skills)
     if not conn.execute(_COMPLETE_TASK, {"b_id": task_id, "b_response": combined.response,
                                          "b_now": now}).rowcount:
         raise LeaseLost(f"task {task_id} is no longer pending")

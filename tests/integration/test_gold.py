@@ -193,3 +193,53 @@ def test_rules_are_validated(db):
             gold.set_rules(conn, min_accuracy=1.5, min_answers=3)
         with pytest.raises(Exception, match="min_answers"):
             gold.set_rules(conn, min_accuracy=0.5, min_answers=0)
+
+
+def test_a_paused_workers_answers_count_for_less(db, factory, monkeypatch):
+    from sqlalchemy import update as sql_update
+
+    from taskforce.quality.combiners import combine_categorization
+    from taskforce.tasks import service
+    monkeypatch.setattr(service, "_combine_hook", lambda task_type, given: combine_categorization)
+    customer = factory.customer()
+    task = factory.task(customer)
+    with db.write() as conn:
+        conn.execute(sql_update(tasks).where(tasks.c.id == task["id"]).values(answers_needed=3))
+    ann, bob, cat = (factory.user("worker") for _ in range(3))
+    leases = {w["id"]: claim(db, w, rate=0.0) for w in (ann, bob, cat)}
+    answer(db, leases[ann["id"]], ann, "private")
+    answer(db, leases[bob["id"]], bob, "private")
+    # Judged below the gold threshold since they answered: their answers now count for 0.25 each.
+    with db.write() as conn:
+        conn.execute(sql_update(users).where(users.c.id.in_([ann["id"], bob["id"]])).values(gold_paused=True))
+    done = answer(db, leases[cat["id"]], cat, "public")
+    assert done["status"] == "completed" and done["response"] == {"category": "public"}
+
+
+def test_unpaused_workers_combine_as_before(db, factory, monkeypatch):
+    from sqlalchemy import update as sql_update
+
+    from taskforce.quality.combiners import combine_categorization
+    from taskforce.tasks import service
+    monkeypatch.setattr(service, "_combine_hook", lambda task_type, given: combine_categorization)
+    task = factory.task(factory.customer())
+    with db.write() as conn:
+        conn.execute(sql_update(tasks).where(tasks.c.id == task["id"]).values(answers_needed=3))
+    workers = [factory.user("worker") for _ in range(3)]
+    leases = [claim(db, w, rate=0.0) for w in workers]
+    for w, lease, category in zip(workers, leases, ("private", "private", "public")):
+        done = answer(db, lease, w, category)
+    assert done["response"] == {"category": "private"}
+
+
+def test_paused_downweighting_wraps_a_skill_model():
+    from taskforce.quality.skills import SkillModel
+    model = SkillModel()
+    wrapped = gold.PausedDownweighted(model, {7})
+    assert wrapped.weight(7, "categorization") == pytest.approx(0.25 * model.weight(7, "categorization"))
+    assert wrapped.weight(8, "categorization") == model.weight(8, "categorization")
+    row = wrapped.likelihood(7, "categorization", ["a", "b"], 0)
+    inner = model.likelihood(7, "categorization", ["a", "b"], 0)
+    assert sum(row) == pytest.approx(sum(inner)) and abs(row[0] - row[1]) < abs(inner[0] - inner[1])
+    assert wrapped.prior("categorization", ["a", "b"]) == model.prior("categorization", ["a", "b"])
+    assert not hasattr(gold.PausedDownweighted(None, {7}), "prior")
