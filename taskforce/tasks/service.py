@@ -205,7 +205,14 @@ _HELD_LEASE = (
 )
 _WORKER_STATE = select(users.c.claims_made, users.c.gold_paused).where(users.c.id == bindparam("b_worker"))
 _LOCK_WORKER = _WORKER_STATE.with_for_update()
-_COUNT_CLAIM = update(users).where(users.c.id == bindparam("b_worker")).values(claims_made=users.c.claims_made + 1)
+_COUNT_CLAIM = (update(users).where(users.c.id == bindparam("b_worker"))
+                .values(claims_made=users.c.claims_made + 1).returning(users.c.claims_made, users.c.gold_paused))
+
+
+@dataclass(frozen=True)
+class _WorkerState:
+    claims_made: int
+    gold_paused: bool
 _LOCK_TASK = select(tasks.c.id).where(tasks.c.id == bindparam("b_id")).with_for_update()
 
 
@@ -293,12 +300,16 @@ def claim(
     postgres = conn.dialect.name == "postgresql"
     # On PostgreSQL, two tabs of one worker claiming at once would each see "no lease held" and
     # take a task each; locking the worker's row makes the second wait and then find the first's lease.
-    me = conn.execute(_LOCK_WORKER if postgres else _WORKER_STATE, {"b_worker": worker_id}).first()
+    me = conn.execute(_LOCK_WORKER, {"b_worker": worker_id}).first() if postgres else None
     held = current_lease(conn, worker_id, now=now)
     if held is not None:
         return held
+    # One statement on SQLite: the claim is counted and the worker's gold state read at once
+    # (the count before this claim is the one returned less one).
+    counted = conn.execute(_COUNT_CLAIM, {"b_worker": worker_id}).first()
+    if me is None and counted is not None:
+        me = _WorkerState(counted.claims_made - 1, counted.gold_paused)
     if me is not None:
-        conn.execute(_COUNT_CLAIM, {"b_worker": worker_id})
         if me.gold_paused or gold.gold_turn(me.claims_made, gold_rate):
             expires = now + lease_seconds * 1000
             handed = gold.claim_gold(conn, worker_id, expires=expires, now=now)
