@@ -243,3 +243,25 @@ def test_paused_downweighting_wraps_a_skill_model():
     assert sum(row) == pytest.approx(sum(inner)) and abs(row[0] - row[1]) < abs(inner[0] - inner[1])
     assert wrapped.prior("categorization", ["a", "b"]) == model.prior("categorization", ["a", "b"])
     assert not hasattr(gold.PausedDownweighted(None, {7}), "prior")
+
+
+def test_api_odd_inputs_are_4xx_never_500(client, factory):
+    customer = factory.customer()
+    auth = customer.live_auth
+    url = "/v1/evaluation_tasks/categorization"
+    cases = [
+        client.post(url, content=b"{not json", headers={"Content-Type": "application/json"}, auth=auth),
+        client.post(url, content=b"[1, 2]", headers={"Content-Type": "application/json"}, auth=auth),
+        client.post(url, data={**VALID_PARAMS["categorization"], "categories": "public",
+                               "expected_response": "public"}, auth=auth),
+        client.post(url, json={**VALID_PARAMS["categorization"], "expected_response": {"category": ["public"]}}, auth=auth),
+        client.post(url, json={**VALID_PARAMS["categorization"], "batch": "b1",
+                               "expected_response": {"category": "public"}}, auth=auth),
+        client.get("/v1/evaluation_tasks?limit=0", auth=auth),
+        client.get("/v1/evaluation_tasks?offset=-1", auth=auth),
+        client.get("/v1/evaluation_tasks?limit=abc", auth=auth),
+    ]
+    for response in cases:
+        assert 400 <= response.status_code < 500, response.text
+        assert response.json()["error"]
+    assert client.get("/v1/evaluation_tasks", auth=auth).json()["total"] == 0
