@@ -39,6 +39,9 @@ class Settings(BaseSettings):
 
     #: How long a worker holds a claimed task before it becomes claimable again (seconds).
     lease_seconds: int = 600
+    #: The share of a worker's claims that are a gold task's turn (0.1: every tenth claim);
+    #: 0 turns gold mixing off (quality/gold.py).
+    gold_rate: float = Field(default=0.1, ge=0, le=1)
     #: Web sessions expire after this many seconds of inactivity.
     session_max_age: int = 8 * 3600
     #: Mark the session cookie ``Secure`` (sent over HTTPS only): set it when a TLS proxy

@@ -87,6 +87,11 @@ users = Table(
     #: Sessions carry the epoch they began in; sign-out and a password change raise it, which
     #: ends every session that began before (web/sessions.py).
     Column("session_epoch", Integer, nullable=False, server_default=text("0")),
+    #: Workers: claims made so far (every ``TASKFORCE_GOLD_RATE``-th is a gold task's turn).
+    Column("claims_made", Integer, nullable=False, server_default=text("0")),
+    #: Workers: below the gold accuracy threshold, served only gold tasks until they recover
+    #: or an operator reinstates them (quality/gold.py).
+    Column("gold_paused", Boolean, nullable=False, server_default=text("false")),
 )
 
 
@@ -120,6 +125,13 @@ TEST_PENDING = Predicate("status = 'pending' AND is_test = 1 AND held = 0",
 #: Among QUEUE's rows, those with a slot a worker may take now: fewer answers and open
 #: assignments than needed, or an open assignment whose lease has run out (bind ``:now``).
 FREE_SLOT = "(answers_submitted + leases_open < answers_needed OR lease_expires_at < :now)"
+#: Gold tasks a worker may be handed (``ix_tasks_gold``): live, pending (a canceled gold task is
+#: retired). They are never in QUEUE: gold rows are created held.
+GOLD = Predicate("gold = 1 AND status = 'pending' AND is_test = 0",
+                 "gold = true AND status = 'pending' AND is_test = false")
+#: Every gold task, whatever its state (``ix_tasks_customer_gold``: the customer's list total
+#: leaves them out).
+CUSTOMER_GOLD = Predicate("gold = 1", "gold = true")
 #: Assignments still open: held by a worker, or run out and not yet taken over (``ix_assignments_open``).
 OPEN_ASSIGNMENT = Predicate("outcome IS NULL", "outcome IS NULL")
 
@@ -182,6 +194,10 @@ tasks = Table(
     #: ``done`` once decided (``service.finish_review``), by ``reviewed_by``.
     Column("review_state", String(16)),
     Column("reviewed_by", Integer),
+    #: A gold (evaluation) task: its ``expected_response`` scores the workers who answer it; it is
+    #: never completed by answers, never owes a callback and stays out of the customer's list.
+    Column("gold", Boolean, nullable=False, server_default=text("false")),
+    Column("expected_response", JSON),
     Index("uq_tasks_unique_id", "customer_id", "is_test", "unique_id", unique=True),
     # The customer's list, newest first, keyset-paginated on (created_at, id).
     Index("ix_tasks_customer_list", "customer_id", "is_test", "created_at", "id"),
@@ -200,6 +216,8 @@ tasks = Table(
     # The work queue: only pending live tasks, in the order they are handed out.
     Index("ix_tasks_queue", "priority", "created_at", "id", **QUEUE.index_where()),
     Index("ix_tasks_test_pending", "created_at", **TEST_PENDING.index_where()),
+    Index("ix_tasks_gold", "created_at", "id", **GOLD.index_where()),
+    Index("ix_tasks_customer_gold", "customer_id", "is_test", "type", "status", **CUSTOMER_GOLD.index_where()),
     # The dashboard's completions per day and median completion time over the last 30 days.
     # Only completed rows are indexed, so creating a task costs nothing more.
     Index(
@@ -276,6 +294,8 @@ assignments = Table(
     #: Test mode's simulated crowd: which simulated worker (0-based) gave this answer
     #: (``worker_id`` is null for them; tasks/simulator.py).
     Column("simulated_worker", SmallInteger),
+    #: On a gold task: whether the answer matched its expected response; null elsewhere.
+    Column("gold_correct", Boolean),
     Index("ix_assignments_worker", "worker_id", "claimed_at"),
     # A worker's current lease and the operator's "in progress" list: open rows only.
     Index("ix_assignments_open", "worker_id", "lease_expires_at", **OPEN_ASSIGNMENT.index_where()),

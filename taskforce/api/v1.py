@@ -466,4 +466,7 @@ def install(app: FastAPI) -> None:
         app.state.api_rate_limiter = RateLimiter(settings.api_rate_limit_per_second,
                                                  settings.api_rate_limit_burst)
     app.include_router(build_router())
+    from taskforce.api import evaluation_api  # gold tasks (quality/gold.py)
+
+    app.include_router(evaluation_api.build_router())
     openapi.install(app)

@@ -35,6 +35,7 @@ from taskforce import batches, ids, pg_wakeups, signals
 from taskforce.callbacks import outbox
 from taskforce.clock import now_ms
 from taskforce.errors import Conflict, LeaseLost, NotCancelable, NotFound
+from taskforce.quality import gold
 from taskforce.models import FREE_SLOT, OPEN_ASSIGNMENT, QUEUE, assignments, task_skips, tasks, users
 from taskforce.quality import store as skill_store
 from taskforce.quality.combiners import quality_object
@@ -211,7 +212,16 @@ _HELD_LEASE = (
            _OPEN, assignments.c.lease_expires_at >= bindparam("b_now"))
     .limit(1)
 )
-_LOCK_WORKER = select(users.c.id).where(users.c.id == bindparam("b_worker")).with_for_update()
+_WORKER_STATE = select(users.c.claims_made, users.c.gold_paused).where(users.c.id == bindparam("b_worker"))
+_LOCK_WORKER = _WORKER_STATE.with_for_update()
+_COUNT_CLAIM = (update(users).where(users.c.id == bindparam("b_worker"))
+                .values(claims_made=users.c.claims_made + 1).returning(users.c.claims_made, users.c.gold_paused))
+
+
+@dataclass(frozen=True)
+class _WorkerState:
+    claims_made: int
+    gold_paused: bool
 _LOCK_TASK = select(tasks.c.id).where(tasks.c.id == bindparam("b_id")).with_for_update()
 
 
@@ -281,10 +291,15 @@ def held_task(conn: Connection, task_id: str, worker_id: int, *, now: int | None
 
 
 def claim(
-    conn: Connection, worker_id: int, *, lease_seconds: int, now: int | None = None
+    conn: Connection, worker_id: int, *, lease_seconds: int, now: int | None = None,
+    gold_rate: float = 0.0,
 ) -> Lease | None:
     """Lease the next task to this worker: urgent first, then oldest, never one they skipped or
     already answered; None when the queue is empty.
+
+    On a gold task's turn (one claim in ``round(1/gold_rate)``, quality/gold.py) the worker gets a
+    gold task they have not seen, if one is left; a worker paused by the gold rules gets only
+    gold tasks.
 
     The caller's transaction must be a write (``BEGIN IMMEDIATE`` on SQLite, which serialises
     claimers); on PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets concurrent claimers pass each other,
@@ -292,13 +307,25 @@ def claim(
     """
     now = now if now is not None else now_ms()
     postgres = conn.dialect.name == "postgresql"
-    if postgres:
-        # Two tabs of one worker claiming at once would each see "no lease held" and take a task
-        # each; locking the worker's row makes the second wait and then find the first's lease.
-        conn.execute(_LOCK_WORKER, {"b_worker": worker_id})
+    # On PostgreSQL, two tabs of one worker claiming at once would each see "no lease held" and
+    # take a task each; locking the worker's row makes the second wait and then find the first's lease.
+    me = conn.execute(_LOCK_WORKER, {"b_worker": worker_id}).first() if postgres else None
     held = current_lease(conn, worker_id, now=now)
     if held is not None:
         return held
+    # One statement on SQLite: the claim is counted and the worker's gold state read at once
+    # (the count before this claim is the one returned less one).
+    counted = conn.execute(_COUNT_CLAIM, {"b_worker": worker_id}).first()
+    if me is None and counted is not None:
+        me = _WorkerState(counted.claims_made - 1, counted.gold_paused)
+    if me is not None:
+        if me.gold_paused or gold.gold_turn(me.claims_made, gold_rate):
+            expires = now + lease_seconds * 1000
+            handed = gold.claim_gold(conn, worker_id, expires=expires, now=now)
+            if handed is not None:
+                return Lease(handed[0], handed[1], expires)
+            if me.gold_paused:
+                return None
     next_task = _PG_NEXT_TASK if postgres else _SQLITE_NEXT_TASK
     take_slot = _TAKE_SLOT[conn.dialect.name]
     for _ in range(3):
@@ -425,7 +452,7 @@ def _task_for_completion(postgres: bool):
     query = (
         select(tasks.c.type, tasks.c.params, tasks.c.is_test, tasks.c.status, tasks.c.answers_needed,
                tasks.c.answers_submitted, tasks.c.customer_id, tasks.c.max_answers, tasks.c.min_confidence,
-               tasks.c.review_state, assignments.c.id.label("a_id"),
+               tasks.c.review_state, tasks.c.gold, tasks.c.expected_response, assignments.c.id.label("a_id"),
                assignments.c.worker_id.label("a_worker"), assignments.c.outcome.label("a_outcome"),
                assignments.c.claimed_at.label("a_claimed"),
                assignments.c.lease_expires_at.label("a_expires"))
@@ -453,6 +480,11 @@ _COUNT_ANSWER = (
             leases_open=tasks.c.leases_open - bindparam("b_closed"),
             lease_expires_at=select(func.min(assignments.c.lease_expires_at))
             .where(_open_of_task()).scalar_subquery())
+)
+_COUNT_GOLD_ANSWER = (
+    update(tasks)
+    .where(tasks.c.id == bindparam("b_id"))
+    .values(answers_submitted=tasks.c.answers_submitted + 1, leases_open=tasks.c.leases_open - bindparam("b_closed"))
 )
 _COMPLETE_TASK = (
     update(tasks)
@@ -562,6 +594,11 @@ def complete(
                                            "b_answer": response}).rowcount:
         raise _lease_lost(conn, task_id, worker_id, lease_token or "", now)
     closed = 0 if worker_id is None else 1
+    if row.gold:
+        # Gold scores the worker and stays as it is for the next one: no completion, no callback.
+        conn.execute(_COUNT_GOLD_ANSWER, {"b_id": task_id, "b_closed": closed})
+        gold.record_answer(conn, row.a_id, worker_id, gold.matches(response, row.expected_response))
+        return get(conn, task_id)
     if row.answers_submitted + 1 < row.answers_needed:
         conn.execute(_COUNT_ANSWER, {"b_id": task_id, "b_closed": closed})
         return get(conn, task_id)
@@ -575,7 +612,10 @@ def complete(
         combined = combine_single(row.params, given)
     else:
         combine = task_type.combine if len(given) == 1 else _combine_hook(task_type, given)
-        combined = combine(row.params, given, skill_store.load(conn, row.customer_id, row.is_test))
+        # A worker paused by the gold rules still counts, but for less (quality/gold.py).
+        skills = gold.with_paused(conn, skill_store.load(conn, row.customer_id, row.is_test),
+                                  [a.worker_id for a in given])
+        combined = combine(row.params, given, skills)
         quality = _quality(combined, given)
         step = next_step(len(given), combined, overlap=len(given),
                          max_overlap=max(row.max_answers or 0, len(given)),

@@ -17,6 +17,8 @@ from starlette.responses import RedirectResponse, Response
 from taskforce import accounts
 from taskforce.clock import now_ms
 from taskforce.errors import Conflict, InvalidParameter, NotFound
+from taskforce.quality import gold
+from taskforce.quality.worker_skill import worker_skills
 from taskforce.tasks import service, skips
 from taskforce.ids import is_ascii_number, is_task_id
 from taskforce.web import sessions
@@ -83,7 +85,10 @@ def workers_page(request: Request) -> Response:
         workers = accounts.list_users(conn, "worker")
         figures = worker_figures(conn, [w["id"] for w in workers],
                                  lease_seconds=state.settings.lease_seconds)
-    return _operator_page(request, "operator/workers.html", "Workers", workers=workers, figures=figures)
+        skills = worker_skills(conn, [w["id"] for w in workers])
+        rules = gold.rules(conn)
+    return _operator_page(request, "operator/workers.html", "Workers", workers=workers, figures=figures,
+                          skills=skills, rules=rules)
 
 
 @router.post("/operator/workers")

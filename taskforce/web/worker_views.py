@@ -63,7 +63,8 @@ def _claim_next(request: Request, worker_id: int, note: str | None = None) -> Re
     previous task ended, when that needs saying."""
     state = _state(request)
     with state.db.write() as conn:
-        lease = service.claim(conn, worker_id, lease_seconds=state.settings.lease_seconds)
+        lease = service.claim(conn, worker_id, lease_seconds=state.settings.lease_seconds,
+                              gold_rate=state.settings.gold_rate)
     if lease is None:
         empty = "No tasks are waiting right now. Try again in a little while."
         flash(request, f"{note} {empty}" if note else empty, "error" if note else "info")

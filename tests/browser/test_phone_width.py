@@ -141,3 +141,12 @@ def test_worker_pages_still_fit_a_phone(phone, server, factory):
         got = _overflow(phone)
         assert got["scrollWidth"] <= PHONE["width"] and not got["out"], (phone.url, got)
         phone.click("[data-skip]")
+
+
+def test_review_page_fits_a_phone(phone, server, factory, db):
+    from tests.integration.test_operator_quality import waiting_for_review
+
+    waiting_for_review(db, factory, instruction=LONG_WORD)
+    operator = factory.user("operator", email="the.operator.with.a.long.address@a-long-company.example.test")
+    _sign_in(phone, server, operator["email"])
+    _fits(phone, server, "/operator/review")
