@@ -32,8 +32,9 @@ def test_speed_agreement_and_per_hour(db, factory):
             conn.execute(update(tasks).where(tasks.c.id == task["id"]).values(answers_needed=2))
         work(db, slow, "public", T0 + i * 100_000, 60_000)       # a minute each
         work(db, quick, "private" if i % 2 else "public", T0 + i * 100_000 + 1, 2_000)  # two seconds
-    with db.write() as conn:  # the final answers, whichever way they were combined
-        conn.execute(update(tasks).where(tasks.c.customer_id == customer.id).values(response={"category": "public"}))
+    with db.write() as conn:  # the final answers, whichever way they were reached (combined or reviewed)
+        conn.execute(update(tasks).where(tasks.c.customer_id == customer.id)
+                     .values(response={"category": "public"}, status="completed", completed_at=T0 + 1_000_000))
     with db.read() as conn:
         skills = worker_skills(conn, [slow["id"], quick["id"]], now=T0 + 3_600_000)
     s, q = skills[slow["id"]], skills[quick["id"]]
