@@ -9,9 +9,11 @@ import json
 from urllib.parse import urlencode
 
 import pytest
+from markupsafe import escape
 from sqlalchemy import update
 
 from taskforce.models import tasks
+from taskforce.task_types.worker_labels import answer_label
 from taskforce.tasks import service
 from tests.factories import VALID_PARAMS
 from tests.integration.test_worker_pages import LEASE, csrf, open_next, row, sign_in
@@ -121,7 +123,9 @@ def test_a_worker_submits_a_drawing_and_refused_drawings_store_nothing(client, f
                                            "image_width": "640", "image_height": "480"},
             follow_redirects=False)
         assert r.status_code == 400, (param, r.status_code)
-        assert f"{param}:" in r.text, param
+        # Named as the worker's page shows it ("Shape 1, width"), not by the API's path.
+        label = answer_label(task["params"], param)
+        assert label is not None and f"{escape(label)}:" in r.text, param
         assert row(db, task_id)["status"] == "pending"
     # The refused drawing comes back to the tool, to be fixed rather than redrawn.
     assert "&#34;horse&#34;" in submit([{"left": 10, "top": 10, "width": 50, "height": 40, "label": "horse"}]).text

@@ -178,8 +178,10 @@ def test_no_input_produces_a_500(client, factory):
     # Every operation on one task (retrieve, cancel, and whatever else is documented there).
     per_task = sorted((m.upper(), p) for p, ops in spec["paths"].items() if "{task_id}" in p for m in ops)
 
-    @SETTINGS
-    @given(operation=st.sampled_from(per_task), task_id=st.one_of(st.sampled_from(ids), st.text(min_size=1, max_size=40)),
+    # Each operation in turn (sampling among them could leave one out of a run, as it did once
+    # with PUT /tags): every documented operation is exercised, every run.
+    @settings(SETTINGS, max_examples=max(10, SETTINGS.max_examples // 3))
+    @given(task_id=st.one_of(st.sampled_from(ids), st.text(min_size=1, max_size=40)),
            body=st.binary(max_size=50), slash=st.booleans())
     def single_task(operation, task_id, body, slash):
         method, template = operation
@@ -190,7 +192,8 @@ def test_no_input_produces_a_500(client, factory):
         r = client.request(method, path, content=body, auth=auth)
         _check(r, spec["paths"][template][method.lower()], method, template, seen)
 
-    single_task()
+    for operation in per_task:
+        single_task(operation)
 
     # Projects, batches and files (scaleapi 2.x): each documented operation with bodies from its
     # own schema (or any JSON), names of any text, and multipart uploads of any bytes.
