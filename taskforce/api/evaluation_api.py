@@ -10,26 +10,43 @@ from fastapi import APIRouter, Request
 from sqlalchemy.exc import IntegrityError
 from starlette.responses import Response
 
-from taskforce.api import v1
+from taskforce.api import openapi, v1
 from taskforce.api.errors import error_response
 from taskforce.app_state import AppState
 from taskforce.errors import Conflict, InvalidParameter
 from taskforce.quality import gold
 from taskforce.task_types import REGISTRY
+from taskforce.task_types.base import TaskType
 from taskforce.tasks import creation
 
 
-async def create_evaluation_task(request: Request, name: str) -> Response:
-    state: AppState = request.app.state.taskforce
+def _create_handler(task_type: TaskType):
+    async def create(request: Request) -> Response:
+        return await _create(request, task_type)
+
+    return create
+
+
+async def unknown_evaluation_type(request: Request, name: str) -> Response:
+    """A type without gold (or none at all): 401 without a key, else 404 naming the types."""
     principal = await v1._principal_or_401(request)
     if isinstance(principal, Response):
         return principal
     task_type = REGISTRY.by_endpoint.get(name)
-    if task_type is None:
-        await v1._drain(request)
-        known = ", ".join(sorted(REGISTRY.by_endpoint))
-        return error_response(404, f"Not found: no task type {name!r}; create evaluation tasks at "
-                                   f"/v1/evaluation_tasks/<type> with <type> one of {known}")
+    if task_type is not None:  # a registered type that cannot be gold: gold.create says why
+        return await _create(request, task_type, principal)
+    await v1._drain(request)
+    known = ", ".join(sorted(e for t in REGISTRY if gold.supports_gold(t) for e in t.endpoints))
+    return error_response(404, f"Not found: no task type {name!r}; create evaluation tasks at "
+                               f"/v1/evaluation_tasks/<type> with <type> one of {known}")
+
+
+async def _create(request: Request, task_type: TaskType, principal=None) -> Response:
+    state: AppState = request.app.state.taskforce
+    if principal is None:
+        principal = await v1._principal_or_401(request)
+        if isinstance(principal, Response):
+            return principal
     data = dict(await v1._parse_create_body(request, task_type, state.settings.max_body_bytes))
     expected = data.pop("expected_response", None)
     if creation.needs_context(data):
@@ -60,6 +77,14 @@ async def list_evaluation_tasks(request: Request) -> Response:
 
 def build_router() -> APIRouter:
     router = APIRouter(prefix="/v1", redirect_slashes=False)
-    v1._add(router, "/evaluation_tasks/{name}", create_evaluation_task, ["POST"], include_in_schema=False)
-    v1._add(router, "/evaluation_tasks", list_evaluation_tasks, ["GET"], include_in_schema=False)
+    # One documented operation per type that takes gold, like the create endpoints; any other
+    # name reaches the hidden catch-all.
+    for task_type in REGISTRY:
+        if not gold.supports_gold(task_type):
+            continue
+        for i, endpoint in enumerate(task_type.endpoints):
+            v1._add(router, f"/evaluation_tasks/{endpoint}", _create_handler(task_type), ["POST"],
+                    **openapi.evaluation_create_operation(task_type, task_type.endpoints[0] if i else None))
+    v1._add(router, "/evaluation_tasks", list_evaluation_tasks, ["GET"], **openapi.evaluation_list_operation())
+    v1._add(router, "/evaluation_tasks/{name}", unknown_evaluation_type, ["POST"], include_in_schema=False)
     return router

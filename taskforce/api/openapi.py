@@ -167,6 +167,73 @@ def create_operation(task_type: TaskType, alias_of: str | None = None) -> dict[s
     }
 
 
+EVALUATION_TASK_SCHEMA = {
+    "type": "object",
+    "required": ["task_id", "type", "status", "instruction", "urgency", "params", "metadata",
+                 "expected_response", "created_at"],
+    "properties": {
+        "task_id": {"type": "string", "pattern": "^[0-9a-f]{24}$"},
+        "type": {"type": "string"},
+        "status": {"type": "string", "description": "pending until canceled (gold is never completed)."},
+        "instruction": {"type": "string"},
+        "urgency": {"type": "string"},
+        "params": {"type": "object"},
+        "metadata": {"type": "object"},
+        "expected_response": {"type": "object", "description": "The answer a worker should give."},
+        "created_at": {"type": "string", "format": "date-time"},
+    },
+}
+
+EVALUATION_LIST_SCHEMA = {
+    "type": "object",
+    "required": ["docs", "total", "limit", "offset", "has_more"],
+    "properties": {
+        "docs": {"type": "array", "items": EVALUATION_TASK_SCHEMA},
+        "total": {"type": "integer"},
+        "limit": {"type": "integer"},
+        "offset": {"type": "integer"},
+        "has_more": {"type": "boolean"},
+    },
+}
+
+
+def evaluation_create_operation(task_type: TaskType, alias_of: str | None = None) -> dict[str, Any]:
+    """The type's own create parameters plus the required ``expected_response``: the same schema
+    the task's create endpoint documents, so a client validates both alike."""
+    op = create_operation(task_type)
+    schema = copy.deepcopy(op["openapi_extra"]["requestBody"]["content"]["application/json"]["schema"])
+    schema["properties"]["expected_response"] = {
+        "type": "object", "description": f"The answer a worker should give, as a {task_type.name} "
+                                         "task's response; checked like a worker's answer."}
+    schema["required"] = [*schema.get("required", []), "expected_response"]
+    # A gold task is never part of a project or batch (its answers must not count there).
+    for name in ("project", "batch"):
+        schema["properties"].pop(name, None)
+    op["openapi_extra"]["requestBody"]["content"] = {
+        "application/json": {"schema": schema}, "application/x-www-form-urlencoded": {"schema": schema}}
+    op["summary"] = f"Create a {task_type.name} evaluation (gold) task" + (
+        f" (same as /v1/evaluation_tasks/{alias_of})" if alias_of else "")
+    op["description"] = (
+        "A task with a known answer, mixed into workers' queues to measure them: never completed by "
+        "answers, never sent to a callback, never in /v1/tasks. Takes the type's create parameters "
+        "(no project, batch or stored file) and `expected_response`.")
+    op["tags"] = ["evaluation tasks"]
+    op["responses"] = {200: {"description": "The created evaluation task", **_json(EVALUATION_TASK_SCHEMA)},
+                       **_errors(400, 401, 409, 413, 415, 429)}
+    return op
+
+
+def evaluation_list_operation() -> dict[str, Any]:
+    params = [
+        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 100}},
+        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 1_000_000, "default": 0}},
+    ]
+    return {"summary": "List evaluation (gold) tasks, newest first", "tags": ["evaluation tasks"],
+            "response_model": None, "openapi_extra": {"parameters": params},
+            "responses": {200: {"description": "A page of evaluation tasks", **_json(EVALUATION_LIST_SCHEMA)},
+                          **_errors(400, 401, 429)}}
+
+
 def retrieve_operation() -> dict[str, Any]:
     return {"summary": "Retrieve a task", "tags": ["tasks"], "response_model": None,
             "responses": {200: {"description": "The task", **_json(task_schema())}, **_errors(401, 404, 429)}}

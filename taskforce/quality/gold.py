@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, case, exists, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from taskforce import ids, site_settings
-from taskforce.clock import now_ms
+from taskforce.clock import format_ms, now_ms
 from taskforce.errors import InvalidParameter, NotFound
 from taskforce.models import GOLD, assignments, tasks, users
 from taskforce.task_types import REGISTRY
@@ -115,7 +115,7 @@ def evaluation_object(row: dict[str, Any]) -> dict[str, Any]:
         "task_id": row["id"], "type": row["type"], "status": row["status"],
         "instruction": row["instruction"], "urgency": row["urgency"], "params": row["params"],
         "metadata": row["metadata"], "expected_response": row["expected_response"],
-        "created_at": row["created_at"],
+        "created_at": format_ms(row["created_at"]),
     }
 
 

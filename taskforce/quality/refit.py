@@ -2,6 +2,11 @@
 the recent single-choice answers of each type, and each other answer's agreement with its task's
 final response, stored as the customer's ``SkillModel`` (quality/store.py).
 
+Workers' answers on the customer's gold tasks go in too: in the EM as tasks whose label is known
+(their posterior clamped to the expected response, so they measure the worker without being
+outvoted), and for the other types as agreement with the expected response. A worker with little
+history but a gold record is then weighed by that record.
+
 The answers in ``assignments`` are the source of truth, so completing a task writes nothing here:
 the model it reads is at most one interval old, and a re-fit replaces it whole. One damaged task
 (params or answers that no longer read as their type's) is left out; one customer's failure is
@@ -60,23 +65,42 @@ def _rows(conn, customer_id: int, is_test: bool, since: int):
     ).all()
 
 
-def fit(rows) -> SkillModel:
-    """A fresh model from (task id, type, params, response, worker id, answer) rows."""
+def _gold_rows(conn, customer_id: int, is_test: bool, since: int):
+    # Answers scored on the customer's gold tasks in the window; the expected response stands
+    # for the final one. Same columns as _rows.
+    return conn.execute(
+        select(tasks.c.id, tasks.c.type, tasks.c.params, tasks.c.expected_response.label("response"),
+               assignments.c.worker_id, assignments.c.answer)
+        .select_from(tasks.join(assignments, assignments.c.task_id == tasks.c.id))
+        .where(tasks.c.customer_id == customer_id, tasks.c.is_test == is_test, tasks.c.gold.is_(True),
+               assignments.c.outcome == "submitted", assignments.c.gold_correct.is_not(None),
+               assignments.c.worker_id.is_not(None), assignments.c.finished_at >= since)
+        .order_by(assignments.c.finished_at.desc(), assignments.c.id)
+        .limit(MAX_ANSWERS)
+    ).all()
+
+
+def fit(rows, gold_rows=()) -> SkillModel:
+    """A fresh model from (task id, type, params, response, worker id, answer) rows; in
+    ``gold_rows`` the response is a gold task's expected one, which the EM takes as known."""
     model = SkillModel()
     choices: dict[str, list[ChoiceAnswer]] = defaultdict(list)
-    by_task: dict[str, list] = defaultdict(list)
-    for row in rows:
-        by_task[row.id].append(row)
-    for task_id, answers in by_task.items():
+    by_task: dict[tuple[bool, str], list] = defaultdict(list)
+    for is_gold, some in ((False, rows), (True, gold_rows)):
+        for row in some:
+            by_task[is_gold, row.id].append(row)
+    for (is_gold, task_id), answers in by_task.items():
         first = answers[0]
         try:
             if not isinstance(first.params, Mapping) or not isinstance(first.response, Mapping):
                 raise TypeError("params or response is not an object")
-            if choice_of(first.type, first.params, first.response) is not None:
+            truth = choice_of(first.type, first.params, first.response)
+            if truth is not None:
                 picked = []
                 for a in answers:
                     label, options = choice_of(first.type, first.params, a.answer)  # type: ignore[misc]
-                    picked.append(ChoiceAnswer(task_id, a.worker_id, label, options))
+                    picked.append(ChoiceAnswer(task_id, a.worker_id, label, options,
+                                               gold=truth[0] if is_gold else None))
                 choices[first.type].extend(picked)
             else:
                 given = [Answer(a.worker_id, a.answer) for a in answers]
@@ -97,12 +121,19 @@ def refit_all(db: Database, *, now: int, window_ms: int) -> int:
         who = conn.execute(select(tasks.c.customer_id, tasks.c.is_test).distinct().where(
             tasks.c.quality.is_not(None), tasks.c.status == "completed",
             tasks.c.completed_at >= since)).all()
+        # Customers whose only recent answers are on gold still get a model from them.
+        who = sorted(set(who) | set(conn.execute(
+            select(tasks.c.customer_id, tasks.c.is_test).distinct()
+            .select_from(tasks.join(assignments, assignments.c.task_id == tasks.c.id))
+            .where(tasks.c.gold.is_(True), assignments.c.gold_correct.is_not(None),
+                   assignments.c.finished_at >= since)).all()))
     fitted = 0
     for customer_id, is_test in who:
         try:
             with db.read() as conn:
                 rows = _rows(conn, customer_id, bool(is_test), since)
-            model = fit(rows)
+                gold_rows = _gold_rows(conn, customer_id, bool(is_test), since)
+            model = fit(rows, gold_rows)
             with db.write() as conn:
                 store.save(conn, customer_id, bool(is_test), model, now=now)
             fitted += 1

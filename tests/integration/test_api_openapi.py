@@ -202,3 +202,58 @@ def test_the_schema_refuses_what_the_api_refuses(app):
     listing = {p["name"]: p["schema"] for p in spec["paths"]["/v1/tasks"]["get"]["parameters"]}
     assert (listing["limit"]["minimum"], listing["limit"]["maximum"]) == (1, 100)
     assert (listing["offset"]["minimum"], listing["offset"]["maximum"]) == (0, 1_000_000)
+
+
+def test_evaluation_routes_are_documented_and_answer_their_schema(client, factory):
+    """Gold tasks' routes are in /openapi.json like the rest: each type that takes gold has its
+    create operation (the type's parameters plus expected_response), the list has its query and
+    page, and what the routes answer matches what is documented."""
+    import jsonschema
+
+    from taskforce.api import evaluation_api
+    from taskforce.quality import gold
+
+    spec = client.get("/openapi.json").json()
+    documented = {(m.upper(), p) for p, ops in spec["paths"].items() for m in ops}
+    for route in evaluation_api.build_router().routes:
+        for method in route.methods:
+            if route.include_in_schema:
+                assert (method, route.path) in documented
+            else:  # the trailing-slash twins and the "no such type" catch-all
+                assert (method, route.path.rstrip("/")) in documented or route.path.startswith(
+                    "/v1/evaluation_tasks/{name}")
+    for task_type in REGISTRY:
+        for endpoint in task_type.endpoints:
+            path = f"/v1/evaluation_tasks/{endpoint}"
+            if not gold.supports_gold(task_type):
+                assert path not in spec["paths"]
+                continue
+            op = spec["paths"][path]["post"]
+            schema = op["requestBody"]["content"]["application/json"]["schema"]
+            assert "expected_response" in schema["required"]
+            assert set(schema["properties"]) == set(task_type.params_model.model_fields) - {
+                "project", "batch"} | {"expected_response"}
+            assert set(op["responses"]) >= {"200", "400", "401", "409", "413", "415"}
+            assert op["security"] == [{"apiKey": []}]
+    listing = spec["paths"]["/v1/evaluation_tasks"]["get"]
+    assert {p["name"] for p in listing["parameters"]} == {"limit", "offset"}
+    assert set(listing["responses"]) >= {"200", "400", "401"} and listing["security"] == [{"apiKey": []}]
+
+    customer = factory.customer()
+    body = {**VALID_PARAMS["categorization"], "expected_response": {"category": "private"}}
+    path = f"/v1/evaluation_tasks/{REGISTRY.get('categorization').endpoints[0]}"
+    created = client.post(path, json=body, auth=customer.live_auth)
+    assert created.status_code == 200, created.text
+    jsonschema.validate(created.json(), spec["paths"][path]["post"]["responses"]["200"]["content"][
+        "application/json"]["schema"], format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    assert created.json()["created_at"].endswith("Z")
+    page = client.get("/v1/evaluation_tasks", auth=customer.live_auth)
+    jsonschema.validate(page.json(), listing["responses"]["200"]["content"]["application/json"]["schema"])
+    assert [d["task_id"] for d in page.json()["docs"]] == [created.json()["task_id"]]
+    for response, status in [(client.post(path, json={**body, "expected_response": "x"}, auth=customer.live_auth), 400),
+                             (client.post(path, json=body), 401),
+                             (client.get("/v1/evaluation_tasks?limit=0", auth=customer.live_auth), 400),
+                             (client.get("/v1/evaluation_tasks"), 401)]:
+        op = spec["paths"][path]["post"] if response.request.method == "POST" else listing
+        assert response.status_code == status, response.text
+        jsonschema.validate(response.json(), op["responses"][str(status)]["content"]["application/json"]["schema"])

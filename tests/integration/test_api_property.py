@@ -236,5 +236,43 @@ def test_no_input_produces_a_500(client, factory):
     for operation in resources:
         resource_operation(operation)
 
+    # Evaluation (gold) tasks: each type's create with bodies from its own schema, as JSON and as
+    # a form (expected_response drawn from any object, so some are right and most refused), and
+    # the list with any query.
+    evaluation_creates = {p: ops["post"] for p, ops in spec["paths"].items()
+                          if p.startswith("/v1/evaluation_tasks/")}
+    assert evaluation_creates
+
+    @per_operation
+    @given(data=st.data(), as_form=st.booleans(), style=st.integers(0, 3))
+    def evaluation_create(path, data, as_form, style):
+        op = evaluation_creates[path]
+        schema = op["requestBody"]["content"]["application/json"]["schema"]
+        assert op["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"] == schema
+        bodies = strategy(schema)
+        body = data.draw(st.one_of(bodies, broken(bodies, list(schema["properties"]))))
+        if as_form:
+            r = client.post(path, content=form_encode(body, style).encode(), auth=auth,
+                            headers={"content-type": "application/x-www-form-urlencoded"})
+        else:
+            r = client.post(path, content=json.dumps(body).encode(), auth=auth,
+                            headers={"content-type": "application/json"})
+        _check(r, op, "POST", path, seen)
+
+    for path in sorted(evaluation_creates):
+        evaluation_create(path)
+
+    evaluation_list = spec["paths"]["/v1/evaluation_tasks"]["get"]
+    evaluation_queries = {p["name"]: st.one_of(strategy(p["schema"]).map(str), texts)
+                          for p in evaluation_list["parameters"]}
+
+    @per_operation
+    @given(params=st.fixed_dictionaries({}, optional=evaluation_queries), keyed=st.booleans())
+    def evaluation_listing(params, keyed):
+        r = client.get("/v1/evaluation_tasks", params=params, auth=auth if keyed else None)
+        _check(r, evaluation_list, "GET", "/v1/evaluation_tasks", seen)
+
+    evaluation_listing()
+
     # What was exercised is what is documented: every documented operation, and nothing else.
     assert seen == documented

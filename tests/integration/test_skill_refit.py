@@ -110,3 +110,51 @@ def test_the_loop_survives_a_failing_step_and_stops_cleanly(db, monkeypatch):
 
     asyncio.run(main())
     assert len(calls) >= 3
+
+
+def test_gold_answers_feed_the_refit(db, factory):
+    """Issue 10: a worker's matrix is estimated from their gold answers too. Two workers with the
+    same little history (they agreed on the same two tasks) differ only on gold: the one right on
+    gold must weigh more than the one wrong on it, and their gold record is in the model."""
+    from tests.integration.test_gold import make_gold
+
+    customer = factory.customer()
+    right, wrong, third = (factory.user("worker") for _ in range(3))
+    for i in range(2):
+        factory.task(customer, now=T0 + i, overlap=3)
+        now = T0 + 1000 * (i + 1)
+        for n, worker in enumerate((right, wrong, third)):
+            answer(db, worker, {"category": "public"}, now + 10 * n)
+    for i in range(4):
+        make_gold(db, customer, category="private" if i % 2 else "public", now=T0 + 10_000 + i)
+    for worker, correct in ((right, True), (wrong, False)):
+        for i in range(4):
+            now = T0 + 20_000 + 1000 * i
+            with db.write() as conn:
+                lease = service.claim(conn, worker["id"], lease_seconds=LEASE, now=now, gold_rate=1.0)
+                assert lease is not None
+                expected = conn.execute(select(tasks.c.expected_response).where(
+                    tasks.c.id == lease.task_id, tasks.c.gold.is_(True))).scalar_one()
+                given = expected["category"] if correct else flip(expected["category"])
+                service.complete(conn, lease.task_id, {"category": given}, worker_id=worker["id"],
+                                 lease_token=lease.token, now=now + 100)
+    assert refit.refit_all(db, now=T0 + DAY, window_ms=30 * DAY) == 1
+    with db.read() as conn:
+        model = store.load(conn, customer.id, False)
+    assert model.weight(right["id"], "categorization") > 1.0 > model.weight(wrong["id"], "categorization")
+    assert model.weight(right["id"], "categorization") > model.weight(third["id"], "categorization")
+    skill = model.skill(wrong["id"], "categorization")
+    assert (skill.gold_answers, skill.gold_correct) == (4, 0)
+    assert model.skill(right["id"], "categorization").gold_correct == 4
+
+    # Gold alone (a customer with no combined task in the window) still makes a model.
+    other, newcomer = factory.customer(), factory.user("worker")
+    make_gold(db, other, category="public", now=T0 - 1)  # the oldest gold: the newcomer's first
+    with db.write() as conn:
+        lease = service.claim(conn, newcomer["id"], lease_seconds=LEASE, now=T0 + 40_000, gold_rate=1.0)
+        assert lease is not None
+        service.complete(conn, lease.task_id, {"category": "public"}, worker_id=newcomer["id"],
+                         lease_token=lease.token, now=T0 + 40_100)
+    assert refit.refit_all(db, now=T0 + DAY, window_ms=30 * DAY) == 2
+    with db.read() as conn:
+        assert store.load(conn, other.id, False).skill(newcomer["id"], "categorization").gold_correct == 1
