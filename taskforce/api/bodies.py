@@ -37,6 +37,10 @@ def _loads(raw: bytes | str) -> Any:
     return data
 
 
+#: Any JSON value read as the API reads bodies (integers kept exact for ``check_values``).
+read_json_value = _loads
+
+
 def _has_rounded_integer(value: Any) -> bool:
     """Whether orjson read an integer as a float. Not looked for past MAX_JSON_DEPTH: such a
     value is refused anyway, and the standard library's reader recurses."""

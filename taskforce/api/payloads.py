@@ -3,12 +3,14 @@ as a url-encoded form (decoded by the endpoint's declared parameter kinds, as cr
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
 import orjson
 from fastapi import Request
 
+from taskforce import json_values
 from taskforce.api import bodies
 from taskforce.api.v1 import read_body
 from taskforce.errors import InvalidParameter, UnsupportedMediaType
@@ -32,9 +34,11 @@ async def read_json(request: Request, limit: int) -> Any:
     if content_type and not _is_json(content_type):
         raise UnsupportedMediaType(f"content type {content_type!r} is not supported: send application/json")
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        value = bodies.read_json_value(body)
+    except (orjson.JSONDecodeError, json.JSONDecodeError) as exc:
         raise InvalidParameter("body", f"is not valid JSON ({exc.msg})") from None
+    json_values.check_values({"body": value})
+    return value
 
 
 async def read_object(request: Request, kinds: Mapping[str, Kind], limit: int) -> dict[str, Any]:
@@ -44,8 +48,13 @@ async def read_object(request: Request, kinds: Mapping[str, Kind], limit: int) -
     if not body.strip():
         return {}
     if _is_json(content_type):
-        return bodies.parse_json(body)
-    if content_type in ("application/x-www-form-urlencoded", ""):
-        return bodies.parse_form(body, kinds)
-    raise UnsupportedMediaType(f"content type {content_type!r} is not supported: send application/json "
-                               "or application/x-www-form-urlencoded")
+        data = bodies.parse_json(body)
+    elif content_type in ("application/x-www-form-urlencoded", ""):
+        data = bodies.parse_form(body, kinds)
+    else:
+        raise UnsupportedMediaType(f"content type {content_type!r} is not supported: send "
+                                   "application/json or application/x-www-form-urlencoded")
+    # The limits every create has (depth, integers orjson writes back exactly): a project's
+    # params and a batch's or task's metadata are stored and written back just the same.
+    json_values.check_values(data)
+    return data

@@ -15,19 +15,17 @@ T0 = 1_800_000_000_000
 
 
 def waiting_for_review(db, factory, answers=("public", "private"), instruction="Pick one <b>now</b>"):
-    """A task with disagreeing answers, put where w-q1's combining puts it: every slot filled,
-    review_state 'needed'."""
-    task = factory.task(factory.customer(), instruction=instruction)
-    with db.write() as conn:
-        conn.execute(update(tasks).where(tasks.c.id == task["id"]).values(answers_needed=len(answers) + 1))
+    """A task whose workers disagree, sent to Review by the combining itself: as many answers as
+    workers, no more allowed, and a confidence they cannot reach."""
+    n = len(answers)
+    task = factory.task(factory.customer(), instruction=instruction, overlap=n, max_overlap=n,
+                        min_confidence=0.99)
     workers = [factory.user("worker") for _ in answers]
     for worker, category in zip(workers, answers):
         lease = claim(db, worker, rate=0.0)
         assert lease.task_id == task["id"]
         answer(db, lease, worker, category)
-    with db.write() as conn:
-        conn.execute(update(tasks).where(tasks.c.id == task["id"])
-                     .values(answers_needed=len(answers), review_state="needed"))
+    assert task_row(db, task["id"])["review_state"] == "needed"
     return task, workers
 
 

@@ -261,3 +261,25 @@ def test_two_last_tasks_finishing_at_once_complete_the_batch_once(client, factor
     assert client.get("/v1/batches/b1", auth=auth).json()["status"] == "completed"
     with db.read() as conn:
         assert len(conn.execute(select(deliveries.c.id).where(deliveries.c.task_id.is_(None))).all()) == 1
+
+
+def test_json_values_hold_the_same_limits_as_a_create(client, factory):
+    """Found by the property test: a project's params holding an integer orjson cannot write
+    back (below -2**63) was stored, then answered 500; setParams and setMetadata read bare JSON
+    with orjson, which turned a long integer into a float."""
+    customer = factory.customer()
+    auth = customer.live_auth
+    r = client.post("/v1/projects", json={"type": "categorization", "name": "p0",
+                                          "params": {"": -9223372036854775809}}, auth=auth)
+    assert r.status_code == 400 and "params[]" in r.json()["error"], r.text
+    deep: dict = {}
+    for _ in range(70):
+        deep = {"a": deep}
+    r = client.post("/v1/projects", json={"type": "categorization", "name": "p1", "params": deep}, auth=auth)
+    assert r.status_code == 400 and r.json()["error"].startswith("params:"), r.text
+    assert client.post("/v1/projects", json={"type": "categorization", "name": "p2"}, auth=auth).status_code == 200
+    big = b'{"metadata": {"n": 100000000000000000000000000}}'
+    r = client.post("/v1/projects/p2/setParams", content=big, auth=auth,
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and "[n]" in r.json()["error"], r.text
+    assert client.get("/v1/projects/p2", auth=auth).status_code == 200
