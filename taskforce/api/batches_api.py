@@ -13,7 +13,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI, Request
 from starlette.responses import Response
 
-from taskforce import batches, projects, signals
+from taskforce import batches, pg_wakeups, projects, signals
 from taskforce.api import schemas
 from taskforce.api.payloads import read_json, read_object
 from taskforce.api.projects_api import path_name
@@ -105,9 +105,9 @@ async def finalize_batch(request: Request, name: str) -> Response:
     with state.db.write() as conn:
         row = batches.finalize(conn, path_name(name), customer_id=principal.customer_id,
                                is_test=principal.is_test, now=now_ms())
-    # Held test tasks are now the simulated worker's; an empty batch's callback is due.
-    state.signals.publish(signals.TEST_TASK_CREATED)
-    state.signals.publish(signals.TASK_COMPLETED)
+        # Held test tasks are now the simulated worker's; an empty batch's callback is due.
+        pg_wakeups.wake(conn, signals.TEST_TASK_CREATED)
+        pg_wakeups.wake(conn, signals.TASK_COMPLETED)
     return json_response(batches.batch_object(row))
 
 

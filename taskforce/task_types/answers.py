@@ -56,3 +56,16 @@ def combine_single(params: Mapping[str, Any], answers: Sequence[Answer],
     first = answers[0]
     return Combined(response=dict(first.response), confidence=1.0, method="single",
                     weights=tuple(1.0 for _ in answers))
+
+
+def quality_combiner(type_name: str):
+    """The combine hook of a built-in type: ``quality.combiners.COMBINERS[type_name]``, looked up
+    when first used (the combiners read the type modules' helpers, so importing them here at
+    import time would be circular)."""
+    def combine(params: Mapping[str, Any], answers: Sequence[Answer],
+                skills: Skills | None = None) -> Combined:
+        from taskforce.quality.combiners import COMBINERS
+
+        return COMBINERS[type_name](params, answers, skills)
+
+    return combine

@@ -13,6 +13,7 @@ from pydantic import Field, StrictBool, field_validator, model_validator
 
 from taskforce.errors import InvalidParameter
 from taskforce.task_types import forms
+from taskforce.task_types.answers import quality_combiner
 from taskforce.task_types.base import (
     AttachmentType,
     CreateParams,
@@ -114,12 +115,6 @@ def form_values(params: Mapping[str, Any], form: forms.FormLike | None) -> dict[
     return {"category": forms.checked(form, "category")}
 
 
-def _combine(params, answers, skills=None):
-    # Imported when first used: quality.combiners reads this module's helpers.
-    from taskforce.quality.combiners import COMBINERS
-
-    return COMBINERS["categorization"](params, answers, skills)
-
 
 TASK_TYPE = TaskType(
     name="categorization",
@@ -131,5 +126,5 @@ TASK_TYPE = TaskType(
     form_values=form_values,
     templates=Path(__file__).parent,
     summary="A worker views the attachment and picks a category.",
-    combine=_combine,
+    combine=quality_combiner("categorization"),
 )

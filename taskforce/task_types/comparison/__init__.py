@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 
 from taskforce.errors import InvalidParameter
 from taskforce.task_types import forms
+from taskforce.task_types.answers import quality_combiner
 from taskforce.task_types.base import (
     AttachmentType,
     CreateParams,
@@ -101,12 +102,6 @@ def form_values(params: Mapping[str, Any], form: forms.FormLike | None) -> dict[
             "fields": forms.typed_fields(form)}
 
 
-def _combine(params, answers, skills=None):
-    # Imported when first used: quality.combiners reads this module's helpers.
-    from taskforce.quality.combiners import COMBINERS
-
-    return COMBINERS["comparison"](params, answers, skills)
-
 
 TASK_TYPE = TaskType(
     name="comparison",
@@ -118,5 +113,5 @@ TASK_TYPE = TaskType(
     form_values=form_values,
     templates=Path(__file__).parent,
     summary="A worker compares the attachments.",
-    combine=_combine,
+    combine=quality_combiner("comparison"),
 )

@@ -16,6 +16,7 @@ from pydantic import Field, field_validator, model_validator
 
 from taskforce.errors import InvalidParameter
 from taskforce.task_types import forms
+from taskforce.task_types.answers import quality_combiner
 from taskforce.task_types.base import (
     AttachmentType,
     CreateParams,
@@ -147,12 +148,6 @@ def _tel(number: Any) -> str | None:
         return None
 
 
-def _combine(params, answers, skills=None):
-    # Imported when first used: quality.combiners reads this module's helpers.
-    from taskforce.quality.combiners import COMBINERS
-
-    return COMBINERS["phonecall"](params, answers, skills)
-
 
 TASK_TYPE = TaskType(
     name="phonecall",
@@ -164,5 +159,5 @@ TASK_TYPE = TaskType(
     form_values=form_values,
     templates=Path(__file__).parent,
     summary="A worker phones the number and notes the outcome.",
-    combine=_combine,
+    combine=quality_combiner("phonecall"),
 )

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from taskforce.task_types import forms
+from taskforce.task_types.answers import quality_combiner
 from taskforce.task_types.base import (
     AttachmentType,
     CreateParams,
@@ -98,12 +99,6 @@ def form_values(params: Mapping[str, Any], form: forms.FormLike | None) -> dict[
             "row_keys": list(row_fields_of(params).items()), "max_rows": MAX_ROWS}
 
 
-def _combine(params, answers, skills=None):
-    # Imported when first used: quality.combiners reads this module's helpers.
-    from taskforce.quality.combiners import COMBINERS
-
-    return COMBINERS["transcription"](params, answers, skills)
-
 
 TASK_TYPE = TaskType(
     name="transcription",
@@ -115,5 +110,5 @@ TASK_TYPE = TaskType(
     form_values=form_values,
     templates=Path(__file__).parent,
     summary="A worker transcribes fields (and rows) from the attachment.",
-    combine=_combine,
+    combine=quality_combiner("transcription"),
 )
