@@ -7,6 +7,7 @@ import itertools
 
 from sqlalchemy import delete, func, select, update
 
+from taskforce.clock import now_ms
 from taskforce.models import task_counts, tasks
 from taskforce.tasks import queries, service
 from taskforce.tasks.queries import TaskFilter
@@ -26,8 +27,12 @@ def _check_every_filter(db, customer_ids) -> None:
 def test_counts_follow_creates_cancels_completions_and_raw_sql(db, factory) -> None:
     a, b = factory.customer(), factory.customer()
     worker = factory.user("worker")
-    made = [factory.task(a) for _ in range(5)] + [factory.task(a, "transcription") for _ in range(2)]
-    made += [factory.task(a, is_test=True), factory.task(b)]
+    # Distinct creation times, so the claim below takes made[1], the oldest pending task, never
+    # made[4] (deleted by raw SQL later, which its assignment would then refuse).
+    t0 = now_ms() - 60_000
+    made = [factory.task(a, now=t0 + i) for i in range(5)]
+    made += [factory.task(a, "transcription", now=t0 + 5 + i) for i in range(2)]
+    made += [factory.task(a, is_test=True, now=t0 + 7), factory.task(b, now=t0 + 8)]
     _check_every_filter(db, [a.id, b.id])
 
     with db.write() as conn:
