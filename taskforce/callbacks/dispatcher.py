@@ -30,9 +30,10 @@ from typing import Any
 
 import aiohttp
 from aiohttp.abc import AbstractResolver
-from sqlalchemy import bindparam, exists, func, insert, literal_column, select, update
+from sqlalchemy import and_, bindparam, exists, func, insert, literal, literal_column, or_, select, update
 from sqlalchemy.engine import Connection
 
+from taskforce import pg_wakeups
 from taskforce import signals as signal_topics
 from taskforce.callbacks import backoff, http, reporting, signing
 from taskforce.callbacks.address_policy import parse_networks
@@ -157,14 +158,60 @@ def set_aside(conn: Connection, delivery_id: int, exc: BaseException, *, now: in
                                                        f"({reason})"))
 
 
+def _is_set_aside():
+    return and_(deliveries.c.status == "failed",
+                deliveries.c.last_error.startswith(SET_ASIDE_PREFIX, autoescape=True))
+
+
 def set_aside_deliveries(conn: Connection) -> list[dict[str, Any]]:
-    """Deliveries the dispatcher set aside (for operators)."""
+    """Deliveries the dispatcher set aside (for operators); ``batch_id`` is set for a batch's
+    callback (``task_id`` is then null)."""
     return [dict(r) for r in conn.execute(
-        select(deliveries.c.id, deliveries.c.task_id, deliveries.c.customer_id,
-               deliveries.c.created_at, deliveries.c.last_error)
-        .where(deliveries.c.status == "failed",
-               deliveries.c.last_error.startswith(SET_ASIDE_PREFIX, autoescape=True))
+        select(deliveries.c.id, deliveries.c.task_id, deliveries.c.batch_id, deliveries.c.customer_id,
+               customers.c.name.label("customer_name"), deliveries.c.url, deliveries.c.attempts,
+               deliveries.c.created_at, deliveries.c.next_attempt_at.label("set_aside_at"),
+               deliveries.c.last_error)
+        .join(customers, customers.c.id == deliveries.c.customer_id)
+        .where(_is_set_aside())
         .order_by(deliveries.c.id)).mappings()]
+
+
+_later = deliveries.alias("later")
+
+
+def retry_set_aside(conn: Connection, delivery_id: int, *, now: int) -> bool:
+    """Owe a set-aside delivery again, due now (once whatever stopped the dispatcher is mended);
+    False when it is not set aside, or a newer delivery of the same callback (a redelivery)
+    exists: that one is what the receiver should get."""
+    superseded = exists().where(
+        _later.c.id > deliveries.c.id,
+        or_(_later.c.task_id == deliveries.c.task_id, _later.c.batch_id == deliveries.c.batch_id))
+    changed = conn.execute(
+        update(deliveries).where(deliveries.c.id == delivery_id, _is_set_aside(), ~superseded)
+        .values(status="pending", next_attempt_at=now, last_error=None)).rowcount
+    if changed:
+        pg_wakeups.wake(conn, signal_topics.TASK_COMPLETED)
+    return bool(changed)
+
+
+#: What a dismissed delivery's ``last_error`` starts with instead: no longer listed as set aside.
+DISMISSED_PREFIX = "dismissed by an operator; was "
+
+
+def dismiss_set_aside(conn: Connection, delivery_id: int) -> dict[str, Any] | None:
+    """Give a set-aside delivery up for good: it leaves the operator's list, keeps its reason, and
+    its task's callback reads as failed (as after the last retry). Returns the delivery's
+    ``task_id`` and ``batch_id``, or None when it is not set aside."""
+    row = conn.execute(select(deliveries.c.task_id, deliveries.c.batch_id)
+                       .where(deliveries.c.id == delivery_id, _is_set_aside())).mappings().first()
+    if row is None:
+        return None
+    conn.execute(update(deliveries).where(deliveries.c.id == delivery_id, _is_set_aside())
+                 .values(last_error=literal(DISMISSED_PREFIX) + deliveries.c.last_error))
+    if row["task_id"] is not None:
+        conn.execute(_SETTLE_TASK, {"b_task": row["task_id"], "b_delivery": delivery_id,
+                                    "b_status": "failed", "b_ok": False})
+    return dict(row)
 
 
 # Statements built once: per result only parameters change (building them per call cost more

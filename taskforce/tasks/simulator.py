@@ -18,14 +18,15 @@ import logging
 import random
 from collections.abc import Callable
 
-from sqlalchemy import and_, exists, func, insert, select
+from sqlalchemy import and_, delete, exists, func, insert, select
 from sqlalchemy.engine import Connection
 
+from taskforce import pg_wakeups
 from taskforce import signals as signal_topics
 from taskforce.clock import now_ms
 from taskforce.db import Database, is_disconnect
 from taskforce.errors import LeaseLost, NotFound
-from taskforce.models import TEST_PENDING, assignments, tasks
+from taskforce.models import TEST_PENDING, assignments, customers, tasks
 from taskforce.request_log import log_event
 from taskforce.signals import Signals
 from taskforce.task_types import REGISTRY
@@ -91,11 +92,38 @@ def _answer(conn: Connection, task_id: str, now: int) -> None:
 
 
 def set_aside(conn: Connection) -> list[dict]:
-    """The pending test tasks the simulated worker could not complete (for operators)."""
+    """The pending test tasks the simulated worker could not complete (for operators), with when
+    it gave up on each (``set_aside_at``) and the customer's name."""
+    mark = assignments.alias("mark")
     return [dict(r) for r in conn.execute(
-        select(tasks.c.id, tasks.c.customer_id, tasks.c.type, tasks.c.created_at)
-        .where(_pending_test(conn), _set_aside_mark())
-        .order_by(tasks.c.created_at)).mappings()]
+        select(tasks.c.id, tasks.c.customer_id, customers.c.name.label("customer_name"), tasks.c.type,
+               tasks.c.created_at, mark.c.finished_at.label("set_aside_at"))
+        .join(customers, customers.c.id == tasks.c.customer_id)
+        .join(mark, and_(mark.c.task_id == tasks.c.id, mark.c.outcome == SET_ASIDE))
+        .where(_pending_test(conn))
+        .order_by(tasks.c.created_at, tasks.c.id)).mappings()]
+
+
+def retry_set_aside(conn: Connection, task_id: str) -> bool:
+    """Clear the simulated worker's mark on a test task it set aside, so it tries the task again
+    (once whatever stopped it is mended); False when the task is not set aside. The mark is
+    deleted, not rewritten: a second failure writes a new one under the same lease token."""
+    cleared = conn.execute(delete(assignments).where(
+        assignments.c.task_id == task_id, assignments.c.outcome == SET_ASIDE,
+        exists().where(tasks.c.id == task_id, tasks.c.status == "pending"))).rowcount
+    if cleared:
+        pg_wakeups.wake(conn, signal_topics.TEST_TASK_CREATED)
+    return bool(cleared)
+
+
+def cancel_set_aside(conn: Connection, task_id: str, *, now: int) -> dict | None:
+    """Cancel a test task the simulated worker set aside, as its customer could; None when the
+    task is not (or no longer) a pending set-aside test task."""
+    customer_id = conn.execute(select(tasks.c.customer_id).where(
+        tasks.c.id == task_id, _pending_test(conn), _set_aside_mark())).scalar()
+    if customer_id is None:
+        return None
+    return service.cancel(conn, task_id, customer_id=customer_id, is_test=True, now=now)
 
 
 def complete_due(conn: Connection, *, now: int, delay_ms: int, limit: int = BATCH) -> list[str]:
