@@ -136,10 +136,23 @@ def _complete_if_done(conn: Connection, row: dict[str, Any], *, now: int) -> dic
         return row
     row = {**row, "status": COMPLETED, "completed_at": now}
     if row["callback"]:
-        body = orjson.dumps({"batch": batch_object(row), "counts": counts(conn, row)})
         outbox.enqueue_batch(conn, batch_id=row["id"], customer_id=row["customer_id"],
-                             url=row["callback"], body=body, now=now)
+                             url=row["callback"], body=callback_body(conn, row), now=now)
     return row
+
+
+def callback_body(conn: Connection, row: dict[str, Any]) -> bytes:
+    """The completed batch's callback: the batch as the API shows it and its tasks' counts."""
+    return orjson.dumps({"batch": batch_object(row), "counts": counts(conn, row)})
+
+
+def get_by_id(conn: Connection, batch_id: int, *, customer_id: int) -> dict[str, Any]:
+    """The customer's batch with this id (either mode); NotFound for another customer's."""
+    row = conn.execute(select(batches).where(batches.c.id == batch_id, batches.c.customer_id == customer_id)
+                       ).mappings().first()
+    if row is None:
+        raise NotFound(f"no batch with id {batch_id}")
+    return dict(row)
 
 
 def task_final(conn: Connection, task: dict[str, Any], *, now: int) -> None:

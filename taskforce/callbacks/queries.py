@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection
 
-from taskforce.models import deliveries, delivery_attempts, tasks
+from taskforce.models import batches, deliveries, delivery_attempts, tasks
 
 _DELIVERY_COLS = (
     deliveries.c.id, deliveries.c.task_id, deliveries.c.webhook_id, deliveries.c.url,
@@ -50,11 +50,15 @@ def deliveries_for_customer(conn: Connection, customer_id: int, *, limit: int,
                             before_id: int | None = None) -> list[dict[str, Any]]:
     """The customer's deliveries, newest first; pass the last row's ``id`` as ``before_id`` for
     the next page. Keys: id, task_id, webhook_id, url, status (pending/delivered/failed),
-    attempts, next_attempt_at, created_at, delivered_at, last_status_code, last_error, is_test.
+    attempts, next_attempt_at, created_at, delivered_at, last_status_code, last_error, is_test,
+    and for a batch's callback (``task_id`` null) batch_id and batch_name.
     """
     query = (
-        select(*_DELIVERY_COLS, tasks.c.is_test)
-        .join(tasks, tasks.c.id == deliveries.c.task_id)
+        # A batch's callback has no task: its batch says its name and mode.
+        select(*_DELIVERY_COLS, func.coalesce(tasks.c.is_test, batches.c.is_test).label("is_test"),
+               deliveries.c.batch_id, batches.c.name.label("batch_name"))
+        .outerjoin(tasks, tasks.c.id == deliveries.c.task_id)
+        .outerjoin(batches, batches.c.id == deliveries.c.batch_id)
         .where(deliveries.c.customer_id == customer_id)
         # (customer_id, created_at) is indexed; id breaks ties between rows of one millisecond.
         .order_by(deliveries.c.created_at.desc(), deliveries.c.id.desc())

@@ -11,6 +11,7 @@ import orjson
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
+from taskforce import batches
 from taskforce.callbacks import http, outbox, signing
 from taskforce.callbacks.address_policy import parse_networks
 from taskforce.clock import format_ms, now_ms
@@ -42,6 +43,25 @@ def redeliver(conn: Connection, task_id: str, customer_id: int, *, now: int,
     conn.execute(update(tasks).where(tasks.c.id == task_id).values(callback_succeeded=None))
     task["callback_succeeded"] = None
     return outbox.enqueue(conn, task, now=now)
+
+
+def redeliver_batch(conn: Connection, batch_id: int, customer_id: int, *, now: int) -> int:
+    """Owe the completed batch's callback once more, due now, as ``redeliver`` does a task's (its
+    own ``webhook-id``, a fresh body; earlier deliveries still being retried are retired).
+    Raises NotFound for another customer's batch, Conflict for one not completed or without a
+    callback URL."""
+    row = batches.get_by_id(conn, batch_id, customer_id=customer_id)
+    if row["status"] != batches.COMPLETED:
+        raise Conflict(f"batch {row['name']!r} is {row['status']}; its callback is sent when it completes")
+    if not row["callback"]:
+        raise Conflict(f"batch {row['name']!r} has no callback URL")
+    conn.execute(
+        update(deliveries)
+        .where(deliveries.c.batch_id == batch_id, deliveries.c.status == "pending")
+        .values(status="failed", last_error="superseded by a redelivery")
+    )
+    return outbox.enqueue_batch(conn, batch_id=batch_id, customer_id=customer_id, url=row["callback"],
+                                body=batches.callback_body(conn, row), now=now)
 
 
 def get_delivery(conn: Connection, delivery_id: int) -> dict[str, Any] | None:

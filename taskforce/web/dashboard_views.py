@@ -22,7 +22,7 @@ from taskforce.callbacks import queries as callback_queries
 from taskforce.callbacks import service as callback_service
 from taskforce.clock import format_ms, now_ms, parse_iso
 from taskforce.errors import Conflict, InvalidParameter, NotFound, TaskforceError
-from taskforce.ids import API_KEY_PREFIX_LEN, is_task_id
+from taskforce.ids import API_KEY_PREFIX_LEN, is_ascii_number, is_task_id
 from taskforce.rate_limits import retry_text
 from taskforce.task_types import REGISTRY
 from taskforce.task_types.base import is_http_url
@@ -396,6 +396,29 @@ async def callbacks_test(request: Request) -> Response:
         outcome = await callback_service.send_test_callback(_state(request).settings, row, url)
         result = _as_dict(outcome)
     return await run_in_threadpool(_callback_page, request, user, test_url=url, test_result=result)
+
+
+@router.post("/dashboard/callbacks/batches/{batch_id}/redeliver")
+async def batch_redeliver(request: Request, batch_id: str) -> Response:
+    """A batch's completion callback, owed once more (its row on the deliveries table)."""
+    user = _customer_user(request)
+    await checked_form(request)  # a stale form raises StaleForm, answered by routes.py
+    if not is_ascii_number(batch_id) or len(batch_id) > 12:
+        return _not_found(request, "batch")
+
+    def run() -> Response:
+        with _state(request).db.write() as conn:
+            try:
+                callback_service.redeliver_batch(conn, int(batch_id), user["customer_id"], now=now_ms())
+            except NotFound:
+                return _not_found(request, "batch")
+            except TaskforceError as exc:
+                flash(request, exc.message, "error")
+                return _redirect("/dashboard/callbacks")
+        flash(request, "The batch's callback will be sent again in a moment.", "ok")
+        return _redirect("/dashboard/callbacks")
+
+    return await run_in_threadpool(run)
 
 
 def _customer_row(request: Request, customer_id: int) -> dict[str, Any]:
