@@ -317,6 +317,35 @@ def keys_create(
     typer.echo(key)
 
 
+@keys_cli.command("list")
+def keys_list(
+    customer: str,
+    mode: str = typer.Option("", "--mode", help="Only live or only test keys."),
+) -> None:
+    """List a customer's API keys: prefix (what `keys revoke` takes), mode, created, last used,
+    revoked, name. The keys themselves are stored only as hashes and never shown again."""
+    from taskforce import customers
+    from taskforce.clock import format_ms
+
+    if mode and mode not in customers.MODES:
+        typer.echo(f"--mode: must be live or test, not {mode[:20]!r}", err=True)
+        raise typer.Exit(1)
+    with _db(load_settings()).read() as conn:
+        row = customers.find_customer(conn, customer)
+        keys = [k for k in customers.list_api_keys(conn, row["id"]) if not mode or k["mode"] == mode]
+    if not keys:
+        typer.echo(f"{row['name']} has no {mode + ' ' if mode else ''}API keys")
+        return
+
+    def when(ms: int | None, empty: str) -> str:
+        return (format_ms(ms) or "")[:19].replace("T", " ") if ms else empty
+
+    typer.echo(f"{'PREFIX':<15}{'MODE':<6}{'CREATED (UTC)':<21}{'LAST USED':<21}{'REVOKED':<21}NAME")
+    for k in keys:
+        typer.echo(f"{k['prefix']:<15}{k['mode']:<6}{when(k['created_at'], ''):<21}"
+                   f"{when(k['last_used_at'], 'never'):<21}{when(k['revoked_at'], 'no'):<21}{k['name'] or ''}")
+
+
 @keys_cli.command("revoke")
 def keys_revoke(prefix: str) -> None:
     """Revoke the key that starts with PREFIX (its first 13 characters, as lists show)."""

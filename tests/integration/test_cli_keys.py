@@ -10,7 +10,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from taskforce import cli, ids
-from taskforce.models import api_keys
+from taskforce.models import api_keys, customers
 from tests.factories import VALID_PARAMS
 
 
@@ -79,3 +79,47 @@ def test_keys_create_with_a_name(db, database_url):
     refused = _run(database_url, "keys", "create", "Named Corp", "--test", "--name", "n" * 101)
     assert refused.exit_code == 1
     assert refused.output.strip() == "--name: must be at most 100 characters"  # one line
+
+
+def test_keys_list_shows_prefixes_never_keys(client, db, database_url):
+    assert _run(database_url, "customers", "create", "Listed Corp").exit_code == 0
+    live = _run(database_url, "keys", "create", "Listed Corp", "--live", "--name", "prod <api>").output.strip()
+    test = _run(database_url, "keys", "create", "Listed Corp", "--test").output.strip()
+    old = _run(database_url, "keys", "create", "Listed Corp", "--live").output.strip()
+    assert _run(database_url, "keys", "revoke", old[:13]).exit_code == 0
+    assert client.get("/v1/tasks", auth=(live, "")).status_code == 200  # stamps last_used_at
+
+    listed = _run(database_url, "keys", "list", "Listed Corp")
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.splitlines()
+    assert lines[0].split()[:2] == ["PREFIX", "MODE"] and len(lines) == 4
+    for key in (live, test, old):
+        assert key not in listed.output and key[-4:] + "\n" not in listed.output
+    rows = {line.split()[0]: line for line in lines[1:]}
+    assert set(rows) == {live[:13], test[:13], old[:13]}
+    stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
+    assert re.fullmatch(rf"{live[:13]}\s+live\s+{stamp}\s+{stamp}\s+no\s+prod <api>", rows[live[:13]])
+    assert re.fullmatch(rf"{test[:13]}\s+test\s+{stamp}\s+never\s+no", rows[test[:13]].rstrip())
+    assert re.fullmatch(rf"{old[:13]}\s+live\s+{stamp}\s+never\s+{stamp}", rows[old[:13]].rstrip())
+    assert lines[-1].startswith(old[:13])  # revoked keys last
+
+    only_test = _run(database_url, "keys", "list", "Listed Corp", "--mode", "test")
+    assert [line.split()[0] for line in only_test.output.splitlines()[1:]] == [test[:13]]
+    # By id too; a customer without keys says so.
+    with db.read() as conn:
+        cid = conn.execute(select(customers.c.id).where(customers.c.name == "Listed Corp")).scalar_one()
+    assert _run(database_url, "keys", "list", str(cid)).output == listed.output
+    assert _run(database_url, "customers", "create", "Empty Corp").exit_code == 0
+    empty = _run(database_url, "keys", "list", "Empty Corp")
+    assert empty.exit_code == 0 and empty.output.strip() == "Empty Corp has no API keys"
+
+
+def test_keys_list_refuses_bad_input_in_one_line(database_url):
+    assert _run(database_url, "customers", "create", "Some Corp").exit_code == 0
+    for args, message in ((["No Such Corp"], "error: no customer 'No Such Corp'"),
+                          (["Some Corp", "--mode", "staging"], "--mode: must be live or test, not 'staging'")):
+        refused = _run(database_url, "keys", "list", *args)
+        assert refused.exit_code == 1, refused.output
+        assert refused.output.strip() == message  # one line, no traceback
+    missing = _run(database_url, "keys", "list")
+    assert missing.exit_code != 0 and "Traceback" not in missing.output
