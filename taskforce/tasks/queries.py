@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from taskforce.errors import InvalidParameter
 from taskforce.ids import is_task_id
-from taskforce.models import CUSTOMER_GOLD, task_counts, tasks
+from taskforce.models import CUSTOMER_GOLD, assignments, task_counts, tasks, users
 from taskforce.tasks import tags as task_tags
 from taskforce.tasks.representation import TASK_COLUMNS
 
@@ -264,3 +264,25 @@ def search(conn: Connection, customer_id: int, is_test: bool, text: str, *, limi
         select(*[tasks.c[name] for name in TASK_COLUMNS]).where(tasks.c.id.in_(found))
     ).mappings()}
     return SearchResult([by_id[i] for i in found if i in by_id], scanned, scanned >= scan)
+
+
+def whole_task(conn: Connection, task_id: str) -> dict[str, Any] | None:
+    """Every column of one task, for the operator's task page (the workforce's own columns too:
+    answers, review, hold, gold); None when there is no such task."""
+    row = conn.execute(select(tasks).where(tasks.c.id == task_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def assignments_of(conn: Connection, task_id: str) -> list[dict[str, Any]]:
+    """Every assignment of one task, oldest first, for the operator's task page: who held it
+    (``email``; null for the test-mode simulated worker, whose ``simulated_worker`` numbers it),
+    when, how it ended (``outcome``, null while open) and the ``answer`` given."""
+    rows = conn.execute(
+        select(assignments.c.id, assignments.c.worker_id, users.c.email, assignments.c.simulated_worker,
+               assignments.c.claimed_at, assignments.c.lease_expires_at, assignments.c.finished_at,
+               assignments.c.outcome, assignments.c.answer, assignments.c.gold_correct)
+        .outerjoin(users, users.c.id == assignments.c.worker_id)
+        .where(assignments.c.task_id == task_id)
+        .order_by(assignments.c.claimed_at, assignments.c.id)
+    ).mappings()
+    return [dict(r) for r in rows]

@@ -6,10 +6,13 @@ params and metadata as written (item 16)."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
+from taskforce.callbacks import dispatcher
 from taskforce.clock import now_ms
+from taskforce.models import deliveries
 from taskforce.task_types import REGISTRY
-from taskforce.tasks import service
+from taskforce.tasks import service, simulator
 
 from tests.factories import PASSWORD
 
@@ -99,7 +102,7 @@ def test_every_customer_page_fits_a_phone(phone, server, factory, db):
     assert params.index('"attachment_type"') < params.index('"attachment"') < params.index('"categories"')
 
 
-def test_every_operator_page_fits_a_phone(phone, server, factory, db):
+def test_every_operator_page_fits_a_phone(phone, server, factory, db, monkeypatch):
     operator = factory.user("operator", email="the.operator.with.a.long.address@a-long-company.example.test")
     for i in range(3):
         factory.user("worker", email=f"worker.number.{i}.with.a.long.address@example.test")
@@ -111,9 +114,21 @@ def test_every_operator_page_fits_a_phone(phone, server, factory, db):
         with db.write() as conn:  # a skip with a long reason, and a flagged attachment
             service.release(conn, task["id"], worker["id"], "no-lease", skip=True,
                             reason=f"other: {LONG_WORD}" if i else "attachment broken")
+    # A test task the simulated worker set aside, and a callback the dispatcher set aside.
+    aside = factory.task(customer, "categorization", is_test=True, instruction=LONG_WORD)
+    monkeypatch.setattr(simulator, "_answer", lambda conn, task_id, now: 1 / 0)
+    answerer = factory.user("worker", email="answerer.with.a.long.address@example.test")
+    with db.write() as conn:
+        simulator.complete_due(conn, now=now_ms(), delay_ms=0)
+        assert [t["id"] for t in simulator.set_aside(conn)] == [aside["id"]]
+        lease = service.claim(conn, answerer["id"], lease_seconds=600)
+        service.complete(conn, lease.task_id, {"category": "public"}, worker_id=answerer["id"],
+                         lease_token=lease.token)
+        delivery_id = conn.execute(select(deliveries.c.id).where(deliveries.c.task_id == lease.task_id)).scalar()
+        dispatcher.set_aside(conn, delivery_id, ValueError(LONG_WORD), now=now_ms())
     _sign_in(phone, server, operator["email"])
     for path in ["/operator", "/operator/workers", "/operator/queue", "/operator/customers",
-                 "/operator/skips"]:
+                 "/operator/skips", "/operator/set-aside", f"/operator/tasks/{lease.task_id}"]:
         _fits(phone, server, path)
 
 
