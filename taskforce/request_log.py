@@ -97,7 +97,16 @@ class RequestLog:
 
 
 def install(app) -> None:
-    app.add_middleware(RequestLog)
+    """Around the whole app, outside Starlette's ServerErrorMiddleware too (``add_middleware``
+    puts a middleware inside it): an exception raised past the app is answered by that middleware
+    with a 500, which must carry ``X-Request-Id`` and be logged with its real status like any
+    other response."""
+    build = app.build_middleware_stack
+
+    def build_with_request_log() -> ASGIApp:
+        return RequestLog(build())
+
+    app.build_middleware_stack = build_with_request_log  # type: ignore[method-assign]
 
 
 # -- formats -----------------------------------------------------------------------------------

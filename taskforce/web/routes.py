@@ -39,7 +39,8 @@ class PageSessions(SessionMiddleware):
 def install(app: FastAPI, state: AppState) -> None:
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(auth_views.router)
-    for area in (worker_views, operator_quality_views, operator_set_aside_views, operator_task_views, operator_views, dashboard_views, operator_customers_views):
+    for area in (worker_views, operator_quality_views, operator_set_aside_views, operator_task_views,
+                 operator_views, dashboard_views, operator_customers_views):
         app.include_router(area.router)
 
     error_pages.install(app)

@@ -53,4 +53,11 @@ class SecurityHeaders:
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    app.add_middleware(SecurityHeaders)
+    """Outside Starlette's ServerErrorMiddleware (``add_middleware`` puts a middleware inside it),
+    so the 500 it answers an uncaught exception with carries these headers too."""
+    build = app.build_middleware_stack
+
+    def build_with_headers() -> ASGIApp:
+        return SecurityHeaders(build())
+
+    app.build_middleware_stack = build_with_headers  # type: ignore[method-assign]

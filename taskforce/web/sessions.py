@@ -15,7 +15,7 @@ from typing import Any
 
 from fastapi import Request
 
-from taskforce import accounts
+from taskforce import accounts, request_log
 from taskforce.errors import NotFound
 
 
@@ -74,6 +74,9 @@ def current_user(request: Request) -> dict[str, Any] | None:
                                      or not accounts.is_usable(conn, user)):
                 user = None
     request.scope["taskforce.user"] = user or {}
+    if user is not None and user.get("customer_id") is not None:
+        # The request's log line names the customer, as it does for an API key's request.
+        request_log.set_customer(request.scope, user["customer_id"])
     return user
 
 

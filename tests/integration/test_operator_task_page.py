@@ -51,8 +51,8 @@ def test_task_page_draws_the_response_and_every_answer(web, factory, db):
     assert '<span class="badge pending" id="task-status">pending</span>' in page
     assert 'id="response"' not in page  # no response yet
     assert "<dt>Answers</dt><dd>1 of 2</dd>" in page
-    (ann,) = re.findall(r'<div class="assignment" data-assignment="\d+">(.*?)</div>\s*(?=<div class="assignment"|\s*</section>)',
-                        page, re.S)
+    (ann,) = re.findall(r'<div class="assignment" data-assignment="\d+">(.*?)</div>\s*'
+                        r'(?=<div class="assignment"|\s*</section>)', page, re.S)
     assert "ann@example.test" in ann and "submitted" in ann
     assert '<li class="chosen">public' in ann  # the type's response partial, with ann's answer
 

@@ -138,3 +138,76 @@ def test_warning_level_keeps_requests_out(client, factory):
         logging.getLogger().setLevel(logging.WARNING)
     (line,) = stream.getvalue().splitlines()
     assert orjson.loads(line)["message"] == "callback given up"
+
+
+def _json_lines(run, *request_ids: str) -> list[dict]:
+    """The request log lines written while ``run()`` runs (JSON format, captured), once those of
+    ``request_ids`` are in: the server thread logs a request after its client has the answer."""
+    stream = io.StringIO()
+    request_log.configure_logging("json")
+    handler = next(h for h in logging.getLogger().handlers if h.get_name() == "taskforce")
+    handler.setStream(stream)
+
+    def lines() -> list[dict]:
+        return [e for e in map(orjson.loads, stream.getvalue().splitlines()) if e["logger"] == "taskforce.request"]
+
+    try:
+        run()
+        deadline = time.monotonic() + 30
+        while not set(request_ids) <= {e["request_id"] for e in lines()} and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        logging.getLogger().removeHandler(handler)
+        logging.getLogger().setLevel(logging.WARNING)
+    return lines()
+
+
+def test_a_500_raised_past_the_app_carries_the_request_id_and_is_logged(app, server):
+    """Starlette's ServerErrorMiddleware answers an exception no handler caught; that answer
+    used to leave without X-Request-Id (the request log sat inside it)."""
+
+    def boom() -> None:
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/boom", boom)
+    app.add_api_route("/v1/boom", boom)
+    got = {}
+
+    def run() -> None:
+        for path in ("/boom", "/v1/boom"):
+            got[path] = httpx.get(server.url + path, headers={"X-Request-Id": f"trace{path.replace('/', '-')}",
+                                                              "Accept": "text/html"})
+        got["fine"] = httpx.get(server.url + "/healthz", headers={"X-Request-Id": "trace-ok"})
+
+    lines = _json_lines(run, "trace-boom", "trace-v1-boom")
+    page, api = got["/boom"], got["/v1/boom"]
+    assert page.status_code == 500 and page.headers["x-request-id"] == "trace-boom"
+    assert "text/html" in page.headers["content-type"]  # still the app's own error page
+    assert page.headers["content-security-policy"].startswith("default-src 'self'")  # and its headers
+    assert page.headers["x-frame-options"] == "DENY"
+    assert api.status_code == 500 and api.headers["x-request-id"] == "trace-v1-boom"
+    assert api.json() == {"status_code": 500, "error": "Internal server error"}
+    assert got["fine"].headers["x-request-id"] == "trace-ok"
+    assert [got["fine"].headers.get_list("x-request-id")] == [["trace-ok"]]  # once, not twice
+    logged = {e["request_id"]: e for e in lines}
+    assert logged["trace-boom"]["status"] == 500 and logged["trace-boom"]["route"] == "/boom"
+    assert logged["trace-v1-boom"]["status"] == 500
+
+
+def test_page_requests_log_the_signed_in_users_customer(server, factory):
+    customer = factory.customer()
+    user = factory.user("customer", customer_id=customer.id)
+    worker = factory.user("worker")
+
+    def visit(email: str, path: str, request_id: str) -> None:
+        with httpx.Client(base_url=server.url) as client:
+            token = CSRF.search(client.get("/login").text).group(1)
+            assert client.post("/login", data={"csrf_token": token, "email": email, "password": PASSWORD}
+                               ).status_code == 303
+            assert client.get(path, headers={"X-Request-Id": request_id}).status_code == 200
+
+    lines = _json_lines(lambda: (visit(user["email"], "/dashboard/keys", "r-dash"),
+                                 visit(worker["email"], "/work", "r-work")), "r-dash", "r-work")
+    logged = {e["request_id"]: e for e in lines}
+    assert logged["r-dash"]["route"] == "/dashboard/keys" and logged["r-dash"]["customer_id"] == customer.id
+    assert logged["r-work"]["customer_id"] is None  # a worker acts for no customer
