@@ -57,7 +57,7 @@ def error(call) -> dict:
 
 
 def wait_completed(fetch, task_id: str) -> dict:
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 90
     while True:
         task = task_json(fetch(task_id))
         if task["status"] == "completed" or time.monotonic() > deadline:

@@ -201,7 +201,7 @@ def test_the_dispatcher_sets_aside_a_delivery_it_cannot_read(db, factory, settin
             assert asyncio.run(Dispatcher(db, settings).run_once()) == []
         assert sorted(r.claim.id for r in results) == sorted(
             delivery_rows(db, t["id"])[0]["id"] for t in tasks_done if t is not tasks_done[1])
-        receiver.wait_for(2, timeout=5)
+        receiver.wait_for(2, timeout=60)
     assert len([r for r in caplog.records if f"delivery {bad_id}" in r.getMessage()]) == 1
     with db.read() as conn:
         (aside,) = set_aside_deliveries(conn)

@@ -56,7 +56,7 @@ def test_dispatch_runs_alone_and_delivers(cli_env, factory, db, tmp_path):
     with Receiver() as receiver:
         completed_test_task(db, factory, customer, receiver.url)
         with dispatch_process(env, tmp_path):
-            (got,) = receiver.wait_for(1, timeout=20)
+            (got,) = receiver.wait_for(1, timeout=60)
     Webhook(customer_row(db, customer.id)["signing_secret"]).verify(got.body, got.headers)
 
 

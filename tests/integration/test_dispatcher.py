@@ -245,7 +245,7 @@ def test_several_dispatchers_never_send_one_delivery_concurrently(db, factory, s
         async def main() -> None:
             loops = [asyncio.create_task(Dispatcher(db, settings, poll_seconds=0.05).run())
                      for _ in range(4)]
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 90
             while len(receiver.requests) < len(tasks) and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
             await asyncio.sleep(0.3)  # room for any duplicate to show up

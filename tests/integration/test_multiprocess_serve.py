@@ -40,7 +40,7 @@ def test_serve_with_several_worker_processes(db, factory, tmp_path) -> None:
                             stdout=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90
         while True:
             assert proc.poll() is None, "serve exited"
             try:

@@ -74,7 +74,7 @@ def test_a_lost_listener_connection_comes_back_and_hears_again(db, factory, list
     with admin.connect() as conn:
         assert conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
     admin.dispose()
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 90
     while (running.backend_pid() in (None, pid)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert running.backend_pid() not in (None, pid), "the listener did not reconnect"
@@ -93,7 +93,7 @@ def test_a_dispatcher_in_another_process_sends_at_once_not_at_its_poll(db, facto
     admin = create_engine(db.url, isolation_level="AUTOCOMMIT")
     customer = factory.customer()
     with Receiver() as receiver, dispatch_process(env, tmp_path):
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90
         with admin.connect() as conn:
             while time.monotonic() < deadline:
                 listening = conn.execute(text(
@@ -106,7 +106,7 @@ def test_a_dispatcher_in_another_process_sends_at_once_not_at_its_poll(db, facto
         time.sleep(0.5)  # past its catch-up round: it is now waiting on its 60 s poll
         started = time.monotonic()
         task = completed_live_task(db, factory, customer, receiver.url)
-        (got,) = receiver.wait_for(1, timeout=20)
+        (got,) = receiver.wait_for(1, timeout=60)
         latency = got.at - started
     admin.dispose()
     assert got.json["task_id"] == task["id"]

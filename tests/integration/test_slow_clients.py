@@ -41,7 +41,7 @@ def live(sqlite_template: Path, tmp_path: Path):
                                            log_level="warning", lifespan="on", **options))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 90
     while not server.started:
         assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
         time.sleep(0.01)
