@@ -597,7 +597,8 @@ def complete(
     if row.gold:
         # Gold scores the worker and stays as it is for the next one: no completion, no callback.
         conn.execute(_COUNT_GOLD_ANSWER, {"b_id": task_id, "b_closed": closed})
-        gold.record_answer(conn, row.a_id, worker_id, gold.matches(response, row.expected_response))
+        gold.record_answer(conn, row.a_id, worker_id,
+                           gold.matches(task_type, row.params, row.expected_response, response))
         return get(conn, task_id)
     if row.answers_submitted + 1 < row.answers_needed:
         conn.execute(_COUNT_ANSWER, {"b_id": task_id, "b_closed": closed})

@@ -139,13 +139,6 @@ def test_a_gold_answer_is_scored_never_completed_never_called_back(db, factory):
     assert counts[(bob["id"], "categorization")] == (1, 0)
 
 
-def test_matching_is_per_label_and_normalised_text():
-    assert gold.matches({"category": "Public"}, {"category": "public"})
-    assert not gold.matches({"category": "private"}, {"category": "public"})
-    assert gold.matches({"fields": {"title": "  Hello   World"}}, {"fields": {"title": "hello world"}})
-    assert not gold.matches({"fields": {"title": "Hello"}}, {"fields": {"title": "Hell"}})
-
-
 def test_rules_pause_a_worker_from_real_tasks_until_recovery_or_reinstatement(db, factory):
     customer = factory.customer()
     with db.write() as conn:
