@@ -10,7 +10,7 @@ import json
 import pytest
 from sqlalchemy import select
 
-from taskforce.models import deliveries, tasks
+from taskforce.models import assignments, deliveries, tasks
 from taskforce.quality import gold
 from tests.factories import PASSWORD
 from tests.integration.test_gold import make_gold
@@ -77,3 +77,45 @@ def test_a_disagreeing_task_is_decided_in_review_and_its_callback_goes_out(page,
     assert row.status == "completed" and row.response == {"category": "private"}
     assert len(bodies) == 1
     assert json.loads(bodies[0])["response"] == {"category": "private"}
+
+
+def test_a_worker_draws_on_an_annotation_gold_task_and_is_scored(page, server, factory, db, sign_in):
+    """An annotation gold task opens the drawing tool like any annotation task; boxes drawn over
+    the objects score right, a box elsewhere scores wrong."""
+    from taskforce.task_types import REGISTRY
+    from tests.browser.annotation_harness import OBJECTS, serve
+    from tests.browser.test_annotation_tool import drag
+
+    task_type = REGISTRY.get("annotation")
+    customer = factory.customer()
+    with serve() as harness:
+        params = task_type.parse({"callback_url": "http://www.example.com/cb", "with_labels": True,
+                                  "attachment": f"{harness.url}/image.png", "objects_to_annotate": ["red", "blue"]})
+        expected = [{"left": left, "top": top, "width": w, "height": h, "label": label}
+                    for (left, top, w, h, _), label in zip(OBJECTS, ("red", "blue"))]
+        with db.write() as conn:
+            made = gold.create(conn, customer_id=customer.id, is_test=False, task_type=task_type, params=params,
+                               expected={"annotations": expected})
+        page.set_viewport_size({"width": 1100, "height": 800})
+        workers = [factory.user("worker") for _ in range(2)]
+        for worker, right in zip(workers, (True, False)):
+            page.context.clear_cookies()
+            sign_in(worker["email"], PASSWORD)
+            page.click("text=Start working")  # a new worker's first claim is gold's turn
+            page.wait_for_url(f"**/work/task/{made['id']}")
+            page.wait_for_selector(".annotator.ready")
+            assert "gold" not in page.inner_text("main").lower()
+            left, top, w, h, _ = OBJECTS[0]
+            page.keyboard.press("1")
+            drag(page, (left, top), (left + w, top + h))
+            page.keyboard.press("2")
+            left, top, w, h, _ = OBJECTS[1] if right else OBJECTS[3]  # the blue object, or somewhere else
+            drag(page, (left, top), (left + w, top + h))
+            page.keyboard.press("Control+Enter")
+            page.wait_for_url(f"{server.url}/work")
+    with db.read() as conn:
+        scored = dict(conn.execute(select(assignments.c.worker_id, assignments.c.gold_correct)
+                                   .where(assignments.c.task_id == made["id"])).all())
+        status = conn.execute(select(tasks.c.status).where(tasks.c.id == made["id"])).scalar_one()
+    assert scored == {workers[0]["id"]: True, workers[1]["id"]: False}
+    assert status == "pending"
