@@ -105,9 +105,14 @@ def worker_skills(conn: Connection, worker_ids: Iterable[int], *, now: int | Non
         task_type = REGISTRY.find(r.type)
         if (not r.gold and r.status == "completed" and r.answers_needed > 1 and r.response is not None
                 and task_type is not None):
-            # Agreeing with the final answer is judged as a gold answer is (shapes by overlap).
+            # Agreeing with the final answer is judged as a gold answer is (shapes by overlap);
+            # a row the type cannot read (stored before a rule changed) is left out, not fatal.
+            try:
+                agreed = gold.matches(task_type, r.params, r.response, r.answer)
+            except (KeyError, TypeError, ValueError, AttributeError):
+                continue
             type_skill.compared += 1
-            type_skill.agreed += gold.matches(task_type, r.params, r.response, r.answer)
+            type_skill.agreed += agreed
 
     rule = gold.rules(conn)
     type_median = {t: statistics.median(v) for t, v in everyone.items()}

@@ -231,3 +231,23 @@ def test_operator_turns_a_completed_annotation_task_into_gold(client, factory, d
         service.complete(conn, lease.task_id, {"annotations": close_drawing("polygonannotation")},
                          worker_id=nxt["id"], lease_token=lease.token)
         assert gold.gold_counts(conn, [nxt["id"]])[(nxt["id"], "polygonannotation")] == (1, 1)
+
+
+def test_agreeing_with_a_combined_drawing_is_judged_by_overlap(db, factory):
+    """The Workers page's "agrees with final" for annotation: two workers' nearly equal boxes are
+    combined into a box neither drew exactly; both agree with it (exact equality said neither)."""
+    from taskforce.quality.worker_skill import worker_skills
+    from taskforce.tasks import service
+
+    task = factory.task(factory.customer(), "annotation", overlap=2)
+    workers = [factory.user("worker") for _ in range(2)]
+    for worker, dx in zip(workers, (0, 6)):
+        lease = claim(db, worker, rate=0.0)
+        assert lease.task_id == task["id"]
+        with db.write() as conn:
+            done = service.complete(conn, task["id"], {"annotations": [_moved(s, dx, 0) for s in EXPECTED["annotation"]]},
+                                    worker_id=worker["id"], lease_token=lease.token)
+    assert done["status"] == "completed" and done["response"]["annotations"][0]["left"] == 23
+    with db.read() as conn:
+        skills = worker_skills(conn, [w["id"] for w in workers])
+    assert [skills[w["id"]].types["annotation"].agreement for w in workers] == [1.0, 1.0]
