@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import json
 
+import jsonschema
 from sqlalchemy import select
+
+from taskforce.api.openapi import TASK_SCHEMA
 
 from taskforce.models import deliveries, tasks
 from taskforce.quality import review
@@ -80,6 +83,9 @@ def test_a_rejected_answer_is_corrected_in_review_and_goes_out_once(client, fact
     assert sent[0]["response"] == {"category": "private"}  # the first callback is as it was
     fetched = client.get(f"/v1/task/{task['id']}", auth=customer.live_auth).json()
     assert fetched["response"] == {"category": "public"} and fetched["customer_review_status"] == "fixed"
+    # What /openapi.json promises of a task (the audit state `fixed`, the quality object).
+    jsonschema.validate(fetched, TASK_SCHEMA)
+    jsonschema.validate(sent[1]["task"], TASK_SCHEMA)
     # Once: a second correction (a double submit) is refused and owes nothing.
     again = client.post(url + "/fix", data={"csrf_token": token, "response": '{"category": "private"}'})
     assert "not waiting for review" in again.text
