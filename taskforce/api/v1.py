@@ -162,10 +162,10 @@ def _touch_if_stale(state: AppState, principal: ApiPrincipal, last_used: int | N
 
 
 async def _parse_create_body(request: Request, task_type: TaskType, limit: int,
-                             extra_kinds: Mapping[str, Kind] | None = None) -> dict[str, Any]:
-    """The body as a dict; a form's values decoded by the type's parameter kinds (and
-    ``extra_kinds``, for names a route takes besides the type's parameters)."""
-    kinds = {**task_type.kinds, **extra_kinds} if extra_kinds else task_type.kinds
+                             kinds: Mapping[str, Kind] | None = None) -> dict[str, Any]:
+    """The create body as parameters; a form is decoded by ``kinds`` (the type's own unless the
+    endpoint takes more, as evaluation tasks take ``expected_response``)."""
+    kinds = task_type.kinds if kinds is None else kinds
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     body = await read_body(request, limit)
     if content_type in ("application/json", "text/json") or content_type.endswith("+json"):
