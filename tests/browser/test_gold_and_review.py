@@ -119,3 +119,33 @@ def test_a_worker_draws_on_an_annotation_gold_task_and_is_scored(page, server, f
         status = conn.execute(select(tasks.c.status).where(tasks.c.id == made["id"])).scalar_one()
     assert scored == {workers[0]["id"]: True, workers[1]["id"]: False}
     assert status == "pending"
+
+
+def test_a_rejected_answer_is_corrected_in_review_and_its_callback_goes_out(page, server, factory, db, sign_in):
+    """The customer rejects a completed task's answer with a reason; the operator sees both on
+    the Review page, corrects the response, and the corrected task goes out in a new callback."""
+    import httpx
+
+    from tests.integration.test_audit_review import completed
+
+    customer = factory.customer()
+    task = completed(db, factory, customer, category="private")
+    reason = "<script>window.__pwned=1</script>It is listed on NASDAQ"
+    r = httpx.post(f"{server.url}/v1/task/{task['id']}/audit", json={"accepted": False, "comments": reason},
+                   auth=customer.live_auth, timeout=10)
+    assert r.status_code == 200, r.text
+    sign_in(factory.user("operator")["email"], PASSWORD)
+    page.click("nav >> text=Review")
+    card = page.locator(f'[data-rejected-task="{task["id"]}"]')
+    assert reason in card.locator("[data-customer-comments]").inner_text()
+    assert page.evaluate("window.__pwned") is None
+    card.locator("textarea[name=response]").fill('{"category": "public"}')
+    card.locator("text=Send the corrected response").click()
+    assert "a new callback is on its way" in page.inner_text(".flash")
+    assert page.locator("[data-review-empty]").count() == 1
+    with db.read() as conn:
+        bodies = conn.execute(select(deliveries.c.body).where(deliveries.c.task_id == task["id"])
+                              .order_by(deliveries.c.id)).scalars().all()
+    assert len(bodies) == 2
+    sent = json.loads(bodies[1])
+    assert sent["response"] == {"category": "public"} and sent["task"]["customer_review_status"] == "fixed"
