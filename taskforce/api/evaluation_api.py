@@ -28,15 +28,15 @@ def _create_handler(task_type: TaskType):
 
 
 async def unknown_evaluation_type(request: Request, name: str) -> Response:
-    """A type without gold (or none at all): 401 without a key, else 404 naming the types."""
+    """No such type: 401 without a key, else 404 naming the types."""
     principal = await v1._principal_or_401(request)
     if isinstance(principal, Response):
         return principal
     task_type = REGISTRY.by_endpoint.get(name)
-    if task_type is not None:  # a registered type that cannot be gold: gold.create says why
+    if task_type is not None:  # registered after this app's routes were built
         return await _create(request, task_type, principal)
     await v1._drain(request)
-    known = ", ".join(sorted(e for t in REGISTRY if gold.supports_gold(t) for e in t.endpoints))
+    known = ", ".join(sorted(e for t in REGISTRY for e in t.endpoints))
     return error_response(404, f"Not found: no task type {name!r}; create evaluation tasks at "
                                f"/v1/evaluation_tasks/<type> with <type> one of {known}")
 
@@ -47,7 +47,10 @@ async def _create(request: Request, task_type: TaskType, principal=None) -> Resp
         principal = await v1._principal_or_401(request)
         if isinstance(principal, Response):
             return principal
-    data = dict(await v1._parse_create_body(request, task_type, state.settings.max_body_bytes))
+    # A form carries expected_response too (``expected_response[category]=…``, or its JSON as
+    # one value), as /openapi.json documents: decoded like any free-form object parameter.
+    kinds = {**task_type.kinds, "expected_response": "object"}
+    data = dict(await v1._parse_create_body(request, task_type, state.settings.max_body_bytes, kinds))
     expected = data.pop("expected_response", None)
     if creation.needs_context(data):
         raise InvalidParameter("project", "evaluation tasks take no project, batch or stored file")
@@ -77,11 +80,9 @@ async def list_evaluation_tasks(request: Request) -> Response:
 
 def build_router() -> APIRouter:
     router = APIRouter(prefix="/v1", redirect_slashes=False)
-    # One documented operation per type that takes gold, like the create endpoints; any other
-    # name reaches the hidden catch-all.
+    # One documented operation per type (each scores gold with its ``gold_matches`` hook), like
+    # the create endpoints; any other name reaches the hidden catch-all.
     for task_type in REGISTRY:
-        if not gold.supports_gold(task_type):
-            continue
         for i, endpoint in enumerate(task_type.endpoints):
             v1._add(router, f"/evaluation_tasks/{endpoint}", _create_handler(task_type), ["POST"],
                     **openapi.evaluation_create_operation(task_type, task_type.endpoints[0] if i else None))

@@ -51,11 +51,13 @@ TASK_SCHEMA = {
         "tags": {"type": "array", "items": {"type": "string"}},
         "updated_at": {"type": "string", "format": "date-time",
                        "description": "The last change (created_at until the first)."},
-        "customer_review_status": {"type": "string", "enum": ["accepted", "rejected"],
-                                   "description": "Only once you audited the task."},
+        "customer_review_status": {"type": "string", "enum": ["accepted", "rejected", "fixed"],
+                                   "description": "Only once you audited the task; `fixed` once an "
+                                                  "operator corrected a response you rejected."},
         "customer_review_comments": {"type": "array", "items": {"type": "string"}},
         "quality": {
-            "type": "object", "description": "Only on tasks created with overlap, max_overlap or min_confidence: "
+            "type": "object", "description": "Only on tasks created with overlap, max_overlap or min_confidence, "
+                                             "or whose response an operator corrected after your audit: "
                                              "how the response was made of the workers' answers.",
             "required": ["answers", "confidence", "method", "agreement"],
             "properties": {

@@ -128,7 +128,9 @@ def build_router() -> APIRouter:
               "properties": {"accepted": {"type": "boolean"}, "comments": {"type": ["string", "null"]}}},
              form=True),
              description="Records your verdict (`customer_review_status`: accepted or rejected) and "
-                         "comments (`customer_review_comments`); only completed tasks (else 409)."))
+                         "comments (`customer_review_comments`); only completed tasks (else 409). A "
+                         "rejected task goes to the operators' review: a corrected response sets "
+                         "`customer_review_status` to `fixed` and is sent to the callback again."))
     return router
 
 

@@ -4,13 +4,13 @@ A gold task is a row of ``tasks`` with ``gold`` set and an ``expected_response``
 held, so it is never in the queue (models.QUEUE) nor the queue's figures, and is handed out only
 by ``claim_gold``: to each worker at most once, never completed by answers, never owing a
 callback. On the worker's page it is a task like any other. A worker's answer is scored against
-the expected response (``matches``) and recorded on their assignment (``gold_correct``); then
+the expected response by the type's ``gold_matches`` hook (``matches``: normalised text and
+choices, or shapes paired by overlap) and recorded on their assignment (``gold_correct``); then
 the operator's rules (``rules``) may pause the worker from real tasks, or lift the pause.
 """
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,29 +31,12 @@ from taskforce.tasks.status import PRIORITY, Status
 GOLD_RULES = "gold_rules"
 site_settings.DEFAULTS.setdefault(GOLD_RULES, {"min_accuracy": 0.6, "min_answers": 10})
 
-#: Image annotation answers are shapes, which never match exactly; their gold would need an
-#: overlap score (not built: such types refuse gold).
-_SCORED_TYPES = ("categorization", "comparison", "transcription", "phonecall")
 
-
-def supports_gold(task_type: TaskType) -> bool:
-    return task_type.name in _SCORED_TYPES or not task_type.name.endswith("annotation")
-
-
-def _normal(value: Any) -> Any:
-    """Text compared as people mean it: Unicode-normalised, case-folded, whitespace collapsed."""
-    if isinstance(value, str):
-        return " ".join(unicodedata.normalize("NFKC", value).casefold().split())
-    if isinstance(value, dict):
-        return {k: _normal(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_normal(v) for v in value]
-    return value
-
-
-def matches(answer: Any, expected: Any) -> bool:
-    """A single choice must be the same label; fields the same text up to case and spacing."""
-    return _normal(answer) == _normal(expected)
+def matches(task_type: TaskType, params: Any, expected: Any, given: Any) -> bool:
+    """Whether ``given`` (a validated answer) is right against a gold task's expected response:
+    the type's ``gold_matches`` hook (choices and text up to case and spacing by default; shapes
+    paired by overlap for the annotation types)."""
+    return bool(task_type.gold_matches(params, expected, given))
 
 
 # -- creating and listing -----------------------------------------------------------------------
@@ -62,8 +45,6 @@ def matches(answer: Any, expected: Any) -> bool:
 def create(conn: Connection, *, customer_id: int, is_test: bool, task_type: TaskType,
            params: CreateParams, expected: Any, now: int | None = None) -> dict[str, Any]:
     """A gold task of this type; ``expected`` is checked by the type's own answer validation."""
-    if not supports_gold(task_type):
-        raise InvalidParameter("type", f"{task_type.name} tasks cannot be gold tasks (their answers are shapes)")
     if not isinstance(expected, dict):
         raise InvalidParameter("expected_response", "is required: an object, the answer a worker should give")
     try:
@@ -127,9 +108,8 @@ def from_completed_task(conn: Connection, task_id: str, *, now: int | None = Non
         raise NotFound(f"task_id: no task {task_id!r}")
     if row["status"] != Status.COMPLETED.value or row["response"] is None:
         raise InvalidParameter("task_id", f"task {task_id} is {row['status']}; only a completed task can become gold")
-    task_type = REGISTRY.get(row["type"])
-    if not supports_gold(task_type):
-        raise InvalidParameter("task_id", f"{row['type']} tasks cannot be gold tasks")
+    if REGISTRY.find(row["type"]) is None:
+        raise InvalidParameter("task_id", f"{row['type']} is no longer a known task type")
     now = now if now is not None else now_ms()
     gold_id = ids.new_task_id()
     conn.execute(insert(tasks), {

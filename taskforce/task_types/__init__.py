@@ -44,6 +44,9 @@ A type is a ``base.TaskType``:
 ``combine(params, answers, skills) -> answers.Combined``
     Several workers' answers into one response; ``answers.combine_single`` (the default) returns
     the one answer unchanged.
+``gold_matches(params, expected, given) -> bool`` (optional)
+    Whether a worker's answer on a gold task is right: ``answers.same_answer`` (the default)
+    compares choices and text up to case and spacing; the annotation types match shapes.
 
 The built-in types are registered at the end of this module. Routes and /openapi.json are built
 when an app is created, so a type registered elsewhere must be registered before ``create_app``;

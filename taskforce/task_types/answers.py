@@ -8,6 +8,7 @@ that answer unchanged, so a one-answer task behaves exactly as before answers co
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -56,6 +57,23 @@ def combine_single(params: Mapping[str, Any], answers: Sequence[Answer],
     first = answers[0]
     return Combined(response=dict(first.response), confidence=1.0, method="single",
                     weights=tuple(1.0 for _ in answers))
+
+
+def normalised(value: Any) -> Any:
+    """Text compared as people mean it: Unicode-normalised, case-folded, whitespace collapsed."""
+    if isinstance(value, str):
+        return " ".join(unicodedata.normalize("NFKC", value).casefold().split())
+    if isinstance(value, dict):
+        return {k: normalised(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [normalised(v) for v in value]
+    return value
+
+
+def same_answer(params: Mapping[str, Any], expected: Any, given: Any) -> bool:
+    """The default ``gold_matches`` hook: a choice must be the same label, text the same up to
+    case and spacing (every part of the answer alike)."""
+    return normalised(given) == normalised(expected)
 
 
 def quality_combiner(type_name: str):

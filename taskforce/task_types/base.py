@@ -26,7 +26,7 @@ from pydantic import (
 from taskforce.errors import InvalidParameter
 from taskforce.task_types import worker_labels
 from taskforce.json_values import check_values
-from taskforce.task_types.answers import Answer, Combined, Skills, combine_single
+from taskforce.task_types.answers import Answer, Combined, Skills, combine_single, same_answer
 from taskforce.task_types.forms import FormLike, raw_form_values
 from taskforce.tasks.status import Urgency
 
@@ -311,6 +311,10 @@ class TaskType:
     form_values: Callable[[Mapping[str, Any], FormLike | None], dict[str, Any]] = raw_form_values
     #: Several workers' answers into one response (``answers.combine_single`` when one is needed).
     combine: Callable[[Mapping[str, Any], Sequence[Answer], Skills | None], Combined] = combine_single
+    #: ``gold_matches(params, expected, given)``: whether a worker's validated answer ``given``
+    #: is right on a gold task whose expected response is ``expected`` (``answers.same_answer``,
+    #: normalised equality, unless the type knows better: shapes never match exactly).
+    gold_matches: Callable[[Mapping[str, Any], Mapping[str, Any], Mapping[str, Any]], bool] = same_answer
     #: Files in ``templates`` that the worker's page and the dashboard's task page load for this
     #: type (the Content-Security-Policy allows no inline script or style), served from
     #: ``asset_url(file)``.

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from taskforce.errors import Conflict, InvalidParameter
 from taskforce.models import tasks
+from taskforce.quality import review
 from taskforce.tasks import service
 from taskforce.tasks import tags as task_tags
 from taskforce.tasks.status import Status
@@ -78,7 +79,9 @@ def set_unique_id(conn: Connection, task_id: str, unique_id: str | None, *, cust
 def audit(conn: Connection, task_id: str, accepted: bool, comments: str | None, *, customer_id: int,
           is_test: bool) -> dict[str, Any]:
     """Record the customer's verdict on a completed task (``accepted`` or ``rejected``) and
-    their comment, if any; a later audit replaces the verdict and adds its comment."""
+    their comment, if any; a later audit replaces the verdict and adds its comment. A rejected
+    task waits in the operators' Review queue (quality/review.py) until one corrects or keeps
+    its response; accepting it meanwhile takes it out again."""
     task = service.get(conn, task_id, customer_id=customer_id, is_test=is_test)
     if task["status"] != Status.COMPLETED.value:
         raise Conflict(f"task {task_id} is {task['status']}; only completed tasks can be audited")
@@ -89,6 +92,6 @@ def audit(conn: Connection, task_id: str, accepted: bool, comments: str | None, 
         update(tasks)
         .where(*_scope(task_id, customer_id, is_test), tasks.c.status == Status.COMPLETED.value)
         .values(customer_review_status="accepted" if accepted else "rejected",
-                customer_review_comments=history or None)
+                customer_review_comments=history or None, review_state=review.after_audit(accepted))
     )
     return service.get(conn, task_id, customer_id=customer_id, is_test=is_test)

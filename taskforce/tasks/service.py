@@ -125,13 +125,14 @@ def cancel(
     clear_unique_id: bool = False,
 ) -> dict[str, Any]:
     """Cancel a pending task; ``clear_unique_id`` frees its unique_id for a new task (scaleapi
-    2.x's ``cancel_task(…, clear_unique_id=True)``)."""
+    2.x's ``cancel_task(…, clear_unique_id=True)``). A task waiting in the operators' Review
+    queue leaves it: nobody is to decide a canceled task."""
     now = now if now is not None else now_ms()
     scope = [tasks.c.id == task_id, tasks.c.customer_id == customer_id]
     if is_test is not None:
         scope.append(tasks.c.is_test == is_test)
     values: dict[str, Any] = dict(status=Status.CANCELED.value, canceled_at=now, leases_open=0,
-                                  lease_expires_at=None)
+                                  lease_expires_at=None, review_state=None)
     if clear_unique_id:
         values["unique_id"] = None
     changed = conn.execute(
@@ -597,7 +598,8 @@ def complete(
     if row.gold:
         # Gold scores the worker and stays as it is for the next one: no completion, no callback.
         conn.execute(_COUNT_GOLD_ANSWER, {"b_id": task_id, "b_closed": closed})
-        gold.record_answer(conn, row.a_id, worker_id, gold.matches(response, row.expected_response))
+        gold.record_answer(conn, row.a_id, worker_id,
+                           gold.matches(task_type, row.params, row.expected_response, response))
         return get(conn, task_id)
     if row.answers_submitted + 1 < row.answers_needed:
         conn.execute(_COUNT_ANSWER, {"b_id": task_id, "b_closed": closed})

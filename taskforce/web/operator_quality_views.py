@@ -1,6 +1,7 @@
 """The operator's quality pages and actions: the gold rules and a worker's reinstatement (on the
 Workers page), turning a completed task into gold, and the Review queue (accept one answer,
-write the response, or send the task back for one more answer).
+write the response, or send the task back for one more answer; for an answer the customer
+rejected, correct it or keep it).
 
 Every change is a POST with the session's CSRF token, answered with a redirect and a message."""
 
@@ -78,13 +79,18 @@ def review_page(request: Request) -> Response:
     sessions.require(request, "operator")
     with _state(request).db.read() as conn:
         waiting = review.queue(conn)
-        skills = worker_skills(conn, [a["worker_id"] for t in waiting for a in t["answers"] if a["worker_id"]])
+        rejected = review.rejected(conn)
+        skills = worker_skills(conn, [a["worker_id"] for t in (*waiting, *rejected) for a in t["answers"]
+                                      if a["worker_id"]])
     for task in waiting:
         proposal = task["proposal"]
         task["proposal_json"] = json.dumps(proposal.response if proposal else
                                            (task["answers"][-1]["answer"] if task["answers"] else {}),
                                            indent=2, ensure_ascii=False)
-    return _operator_page(request, "operator/review.html", "Review", waiting=waiting, skills=skills)
+    for task in rejected:
+        task["response_json"] = json.dumps(task["response"], indent=2, ensure_ascii=False)
+    return _operator_page(request, "operator/review.html", "Review", waiting=waiting, rejected=rejected,
+                          skills=skills)
 
 
 def _task_id(raw: str) -> str:
@@ -126,5 +132,30 @@ async def more(request: Request, task_id: str) -> Response:
         with _state(request).db.write() as conn:
             review.send_back(conn, _task_id(task_id))
         flash(request, f"Task {task_id} went back to the workers for one more answer.", "ok")
+
+    return await _post(request, "/operator/review", action)
+
+
+@router.post("/operator/review/{task_id}/fix")
+async def fix(request: Request, task_id: str) -> Response:
+    def action(form: FormData, user: dict[str, Any]) -> None:
+        try:
+            response = bodies.parse_json(text(form, "response", 200_000).encode())
+        except InvalidParameter as exc:
+            raise InvalidParameter("response", exc.problem) from None
+        with _state(request).db.write() as conn:
+            review.fix_rejected(conn, _task_id(task_id), response, user["id"])
+        flash(request, f"Task {task_id} has your corrected response; the customer's audit is now fixed and "
+                       "a new callback is on its way.", "ok")
+
+    return await _post(request, "/operator/review", action)
+
+
+@router.post("/operator/review/{task_id}/keep")
+async def keep(request: Request, task_id: str) -> Response:
+    def action(form: FormData, user: dict[str, Any]) -> None:
+        with _state(request).db.write() as conn:
+            review.keep_rejected(conn, _task_id(task_id), user["id"])
+        flash(request, f"Task {task_id} keeps its response; no new callback is sent.", "ok")
 
     return await _post(request, "/operator/review", action)

@@ -161,7 +161,18 @@ def test_worker_pages_still_fit_a_phone(phone, server, factory):
 def test_review_page_fits_a_phone(phone, server, factory, db):
     from tests.integration.test_operator_quality import waiting_for_review
 
+    from taskforce.tasks import extras
+    from tests.integration.test_gold import answer, claim
+
     waiting_for_review(db, factory, instruction=LONG_WORD)
+    # An answer the customer rejected, with a long reason, waits there too.
+    customer = factory.customer()
+    rejected = factory.task(customer, instruction=LONG_WORD)
+    worker = factory.user("worker")
+    answer(db, claim(db, worker, rate=0.0), worker, "public")
+    with db.write() as conn:
+        extras.audit(conn, rejected["id"], False, LONG_WORD, customer_id=customer.id, is_test=False)
     operator = factory.user("operator", email="the.operator.with.a.long.address@a-long-company.example.test")
     _sign_in(phone, server, operator["email"])
     _fits(phone, server, "/operator/review")
+    assert phone.locator(f'[data-rejected-task="{rejected["id"]}"]').count() == 1

@@ -7,18 +7,19 @@ from __future__ import annotations
 from sqlalchemy import func, select, update
 
 from taskforce.models import deliveries, tasks, users
-from taskforce.quality import gold
+from taskforce.quality import gold, review
 from tests.integration.test_gold import answer, claim, make_gold
 from tests.integration.test_worker_pages import sign_in
 
 T0 = 1_800_000_000_000
 
 
-def waiting_for_review(db, factory, answers=("public", "private"), instruction="Pick one <b>now</b>"):
+def waiting_for_review(db, factory, answers=("public", "private"), instruction="Pick one <b>now</b>",
+                       customer=None):
     """A task whose workers disagree, sent to Review by the combining itself: as many answers as
     workers, no more allowed, and a confidence they cannot reach."""
     n = len(answers)
-    task = factory.task(factory.customer(), instruction=instruction, overlap=n, max_overlap=n,
+    task = factory.task(customer or factory.customer(), instruction=instruction, overlap=n, max_overlap=n,
                         min_confidence=0.99)
     workers = [factory.user("worker") for _ in answers]
     for worker, category in zip(workers, answers):
@@ -145,3 +146,26 @@ def test_operator_turns_a_completed_task_into_gold(client, factory, db):
     assert "only a completed task can become gold" in r.text
     r = client.post("/operator/gold", data={"csrf_token": token, "task_id": "nope"})
     assert "no task" in r.text
+
+
+def test_canceling_a_task_in_review_ends_its_review(client, factory, db):
+    customer = factory.customer()
+    task, _ = waiting_for_review(db, factory, customer=customer)
+    kept, _ = waiting_for_review(db, factory, customer=customer)
+    r = client.post(f"/v1/task/{task['id']}/cancel", auth=customer.live_auth)
+    assert r.status_code == 200 and r.json()["status"] == "canceled", r.text
+    row = task_row(db, task["id"])
+    assert row["status"] == "canceled" and row["review_state"] is None
+    token = sign_in(client, factory.user("operator"))
+    page = client.get("/operator/review").text
+    assert f'data-review-task="{task["id"]}"' not in page and f'data-review-task="{kept["id"]}"' in page
+    with db.read() as conn:
+        waiting = [t["id"] for t in review.queue(conn)]
+        in_review = conn.execute(select(func.count()).select_from(tasks)
+                                 .where(tasks.c.review_state == review.NEEDED)).scalar_one()
+    assert waiting == [kept["id"]] and in_review == 1
+    # Deciding it is refused; no callback is owed for it.
+    r = client.post(f"/operator/review/{task['id']}/edit", data={"csrf_token": token,
+                                                                 "response": '{"category": "public"}'})
+    assert "not waiting for review" in r.text
+    assert task_row(db, task["id"])["status"] == "canceled" and callbacks_owed(db, task["id"]) == 0

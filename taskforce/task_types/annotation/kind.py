@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from taskforce.task_types import forms
-from taskforce.task_types.annotation import consensus, shapes
+from taskforce.task_types.annotation import consensus, gold, shapes
 from taskforce.task_types.annotation.form import answer_from_form, form_values
 from taskforce.task_types.answers import Answer, Combined, Skills
 from taskforce.task_types.base import TaskType
@@ -28,6 +28,10 @@ def annotation_type(kind: shapes.Kind, *, name: str, params_model: type[BaseMode
                 skills: Skills | None = None) -> Combined:
         return consensus.combine(kind, params, answers, skills)
 
+    def gold_matches(params: Mapping[str, Any], expected: Mapping[str, Any],
+                     given: Mapping[str, Any]) -> bool:
+        return gold.gold_matches(kind, params, expected, given)
+
     def _form_values(params: Mapping[str, Any], form: forms.FormLike | None) -> dict[str, Any]:
         return form_values(kind, params, form)
 
@@ -40,6 +44,7 @@ def annotation_type(kind: shapes.Kind, *, name: str, params_model: type[BaseMode
         answer_from_form=answer_from_form,
         form_values=_form_values,
         combine=combine,
+        gold_matches=gold_matches,
         # The four annotation types share one form (the drawing tool) and one response view.
         templates=Path(__file__).parent,
         scripts=("annotate.js",),
