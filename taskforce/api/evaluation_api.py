@@ -47,7 +47,10 @@ async def _create(request: Request, task_type: TaskType, principal=None) -> Resp
         principal = await v1._principal_or_401(request)
         if isinstance(principal, Response):
             return principal
-    data = dict(await v1._parse_create_body(request, task_type, state.settings.max_body_bytes))
+    # A form carries expected_response too (``expected_response[category]=…``, or its JSON as
+    # one value), as /openapi.json documents: decoded like any free-form object parameter.
+    kinds = {**task_type.kinds, "expected_response": "object"}
+    data = dict(await v1._parse_create_body(request, task_type, state.settings.max_body_bytes, kinds))
     expected = data.pop("expected_response", None)
     if creation.needs_context(data):
         raise InvalidParameter("project", "evaluation tasks take no project, batch or stored file")

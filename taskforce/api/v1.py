@@ -13,6 +13,7 @@ import base64
 import binascii
 import math
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -37,7 +38,7 @@ from taskforce.errors import (
     UnsupportedMediaType,
 )
 from taskforce.task_types import REGISTRY
-from taskforce.task_types.base import TaskType
+from taskforce.task_types.base import Kind, TaskType
 from taskforce.tasks import creation, queries, service
 from taskforce.tasks.representation import task_object
 from taskforce.tasks.status import Status
@@ -160,27 +161,31 @@ def _touch_if_stale(state: AppState, principal: ApiPrincipal, last_used: int | N
             customers.touch_api_key(conn, principal.key_id, now=now)
 
 
-async def _parse_create_body(request: Request, task_type: TaskType, limit: int) -> dict[str, Any]:
+async def _parse_create_body(request: Request, task_type: TaskType, limit: int,
+                             kinds: Mapping[str, Kind] | None = None) -> dict[str, Any]:
+    """The create body as parameters; a form is decoded by ``kinds`` (the type's own unless the
+    endpoint takes more, as evaluation tasks take ``expected_response``)."""
+    kinds = task_type.kinds if kinds is None else kinds
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     body = await read_body(request, limit)
     if content_type in ("application/json", "text/json") or content_type.endswith("+json"):
         return bodies.parse_json(body)
     if content_type == "application/x-www-form-urlencoded":
-        return bodies.parse_form(body, task_type.kinds)
+        return bodies.parse_form(body, kinds)
     if content_type == "multipart/form-data":
-        return await _parse_multipart(request, body, task_type, limit)
+        return await _parse_multipart(request, body, kinds, limit)
     if not content_type and not body.strip():
         return {}
     if not content_type:
         # curl -d without a type is form-encoded; so is a body with no header at all.
-        return bodies.parse_form(body, task_type.kinds)
+        return bodies.parse_form(body, kinds)
     raise UnsupportedMediaType(
         f"content type {content_type!r} is not supported: send application/json or "
         "application/x-www-form-urlencoded"
     )
 
 
-async def _parse_multipart(request: Request, body: bytes, task_type: TaskType, limit: int) -> dict[str, Any]:
+async def _parse_multipart(request: Request, body: bytes, kinds: Mapping[str, Kind], limit: int) -> dict[str, Any]:
     from starlette.requests import Request as StarletteRequest
 
     async def receive() -> dict[str, Any]:
@@ -192,7 +197,7 @@ async def _parse_multipart(request: Request, body: bytes, task_type: TaskType, l
     except Exception:  # python-multipart raises several types for malformed input
         raise InvalidParameter("body", "is not a well-formed multipart form") from None
     pairs = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
-    return bodies.decode_pairs(pairs, task_type.kinds)
+    return bodies.decode_pairs(pairs, kinds)
 
 
 def _rate_limited(request: Request, principal: ApiPrincipal) -> Response | None:
