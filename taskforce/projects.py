@@ -33,6 +33,18 @@ def check_name(value: Any, param: str = "name") -> str:
     return value
 
 
+def check_new_name(value: Any, param: str = "name") -> str:
+    """A name for a new project or batch: ``check_name``, and one that its own URL
+    (``/v1/projects/NAME``, ``/v1/batches/NAME``) names. Every path also answers with a
+    trailing slash, so ``a/`` would be read as ``a`` (another project's, or nobody's); a line
+    break is in no route; ``.`` and ``..`` are removed from URLs by clients."""
+    name = check_name(value, param)
+    if name.endswith("/") or "\n" in name or name in (".", ".."):
+        raise InvalidParameter(param, "must not end with '/', hold a line break, or be '.' or '..' "
+                                      "(its URL could not name it)")
+    return name
+
+
 def check_params(value: Any, param: str = "params") -> dict[str, Any]:
     if value is None:
         return {}

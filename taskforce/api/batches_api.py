@@ -42,7 +42,7 @@ async def create_batch(request: Request) -> Response:
     if isinstance(principal, Response):
         return principal
     data = await read_object(request, _CREATE_KINDS, state.settings.max_body_bytes)
-    name = projects.check_name(data.get("name"), "name")
+    name = projects.check_new_name(data.get("name"), "name")
     project = projects.check_name(data.get("project"), "project")
     callback = data.get("callback") or ""
     if not isinstance(callback, str) or (callback and not is_http_url(callback)):
@@ -127,7 +127,8 @@ _CREATE_BODY = {
     "type": "object", "required": ["project", "name"],
     "properties": {
         "project": {"type": "string", "maxLength": 200, "description": "An existing project's name."},
-        "name": {"type": "string", "maxLength": 200},
+        "name": {"type": "string", "maxLength": 200,
+                 "description": "Not ending in '/', without a line break, not '.' or '..' (its URL must name it)."},
         "callback": {"type": "string", "description": "http(s) URL POSTed (signed, like task "
                                                       "callbacks) once every task of the batch is final."},
         "metadata": {"type": "object", "additionalProperties": True},

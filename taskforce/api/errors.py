@@ -8,6 +8,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from taskforce.errors import TaskforceError
@@ -26,6 +27,10 @@ _REASONS = {
     429: "Too many requests",
     500: "Internal server error",
 }
+
+#: What nginx logs for a client that closed its connection before the answer: not a status any
+#: client receives (there is nobody to receive it), only what the request log and metrics record.
+CLIENT_CLOSED_REQUEST = 499
 
 
 def error_response(status_code: int, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -70,6 +75,15 @@ async def validation_error(request: Request, exc: RequestValidationError) -> Res
     return error_response(400, f"{name}: {err.get('msg', 'is invalid')}")
 
 
+async def client_gone(request: Request, exc: ClientDisconnect) -> Response:
+    """The client closed its connection before its body arrived (it gave up, or ``serve``'s
+    body deadline closed it). Not our error: it used to be a 500 in the request log and the
+    metrics, with two tracebacks in the log, for every client that hung up mid-upload."""
+    log.info("client closed the connection before sending its whole body: %s %s",
+             request.method, request.url.path)
+    return Response(status_code=CLIENT_CLOSED_REQUEST)
+
+
 async def unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(500, "Internal server error")
@@ -80,4 +94,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(TaskforceError, domain_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(ClientDisconnect, client_gone)
     app.add_exception_handler(Exception, unexpected_error)

@@ -33,7 +33,7 @@ async def create_project(request: Request) -> Response:
     if isinstance(principal, Response):
         return principal
     data = await read_object(request, _CREATE_KINDS, state.settings.max_body_bytes)
-    name = projects.check_name(data.get("name"))
+    name = projects.check_new_name(data.get("name"))
     type_name = projects.check_type(data.get("type"))
     params = projects.check_params(data.get("params"))
     with state.db.write() as conn:
@@ -83,7 +83,8 @@ _CREATE_BODY = {
     "type": "object", "required": ["type", "name"],
     "properties": {
         "type": {"type": "string", "enum": ["categorization", "transcription", "phonecall", "comparison"]},
-        "name": {"type": "string", "maxLength": 200},
+        "name": {"type": "string", "maxLength": 200,
+                 "description": "Not ending in '/', without a line break, not '.' or '..' (its URL must name it)."},
         "params": {"type": "object", "additionalProperties": True,
                    "description": "Defaults for the project's tasks (any create parameter but "
                                   "project, batch and unique_id); a task's own parameters win."},

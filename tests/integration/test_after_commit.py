@@ -94,10 +94,13 @@ def test_a_committed_completion_wakes_the_dispatcher_without_the_caller_publishi
             await asyncio.sleep(0.3)  # idle, waiting
             started = time.monotonic()
             await asyncio.to_thread(complete)
-            while not receiver.requests and time.monotonic() - started < 5:
+            while not receiver.requests and time.monotonic() - started < 25:
                 await asyncio.sleep(0.01)
             await stop(loop)
+            assert receiver.requests, "no callback: the loop waited for its 30 s poll"
             return receiver.requests[0].at - started
 
         latency = run(main())
-    assert latency < 1.0
+    # Half the 30 s poll: only the wake-up gets it there sooner (a loaded CI machine has taken
+    # seconds for what takes milliseconds here, so the bound is no latency measurement).
+    assert latency < 15

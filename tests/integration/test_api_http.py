@@ -396,3 +396,35 @@ def test_keep_alive_survives_401_and_413(server, factory):
         assert conn.sock is not None and conn.sock.getsockname() == local, "the connection was dropped"
     assert payload["total"] == 1
     conn.close()
+
+
+def test_a_client_that_hangs_up_mid_body_is_no_server_error(server, factory, caplog):
+    """A client that closes its connection before its whole body arrived (it gave up, or
+    serve's body deadline closed it) used to be a 500 in the request log and the metrics, with
+    two tracebacks logged ("unhandled error", "Exception in ASGI application")."""
+    import logging
+    import socket
+    import time
+
+    caplog.set_level(logging.INFO)
+    customer = factory.customer()
+    auth = base64.b64encode(f"{customer.live_key}:".encode())
+    body = json.dumps(CAT).encode()
+    paths = ["/v1/task/categorize", "/v1/projects", "/v1/batches", "/v1/files/upload"]
+    for path in paths:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         f"Content-Length: {len(body) + 100}\r\n".encode()
+                         + b"Authorization: Basic " + auth + b"\r\n\r\n" + body)
+            time.sleep(0.2)  # the app is waiting for the rest (not required: it waits however long)
+    # Each request ends once the server notices the closed connection: wait for its log line.
+    deadline = time.monotonic() + 30
+    while True:
+        done = {r.fields["route"]: r.fields["status"] for r in caplog.records
+                if r.getMessage() == "request" and hasattr(r, "fields") and r.fields["method"] == "POST"}
+        if all(p in done for p in paths) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert {p: done.get(p) for p in paths} == {p: 499 for p in paths}
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == []

@@ -201,7 +201,7 @@ def test_the_dispatcher_sets_aside_a_delivery_it_cannot_read(db, factory, settin
             assert asyncio.run(Dispatcher(db, settings).run_once()) == []
         assert sorted(r.claim.id for r in results) == sorted(
             delivery_rows(db, t["id"])[0]["id"] for t in tasks_done if t is not tasks_done[1])
-        receiver.wait_for(2, timeout=60)
+        receiver.wait_for(2, timeout=30)
     assert len([r for r in caplog.records if f"delivery {bad_id}" in r.getMessage()]) == 1
     with db.read() as conn:
         (aside,) = set_aside_deliveries(conn)
@@ -227,7 +227,7 @@ def test_the_dispatcher_loop_sets_aside_a_result_it_cannot_record(db, factory, s
 
         async def main() -> None:
             loop = asyncio.create_task(Dispatcher(db, settings, poll_seconds=0.05).run())
-            deadline = asyncio.get_running_loop().time() + 10
+            deadline = asyncio.get_running_loop().time() + 30
             while asyncio.get_running_loop().time() < deadline:
                 rows = [delivery_rows(db, t["id"])[0] for t in done]
                 if all(r["status"] != "pending" for r in rows):

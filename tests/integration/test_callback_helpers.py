@@ -24,6 +24,11 @@ from taskforce.db import Database
 from taskforce.models import customers, deliveries, delivery_attempts, tasks
 from taskforce.tasks import service
 
+#: How long a test waits for a ``taskforce serve`` it started to answer: a loaded 2-core CI
+#: machine took 80 s for two worker processes (each importing the app at a tenth of a core).
+#: A wait for a condition, not a bound: a server that answers sooner ends it sooner.
+STARTUP_SECONDS = 180
+
 
 @dataclass
 class Received:
@@ -117,7 +122,9 @@ class Receiver:
         self.server.shutdown()
         self.server.server_close()
 
-    def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
+    def wait_for(self, count: int, timeout: float = 30.0) -> list[Received]:
+        # Generous: it returns as soon as the requests are here, and a loaded 2-core CI machine
+        # has taken several seconds for a delivery that takes milliseconds on a quiet one.
         deadline = time.monotonic() + timeout
         with self.arrived:
             while len(self.requests) < count:

@@ -230,7 +230,7 @@ def test_many_deliveries_in_flight_at_once(db, factory, settings):
         results = run(Dispatcher(db, settings).run_once())
         took = time.monotonic() - started
     assert len(results) == 40 and all(r.outcome.ok for r in results)
-    assert took < 5  # one after another would take 20 s
+    assert took < 12  # one after another would take 20 s (a loaded CI machine is slow, not serial)
 
 
 def test_several_dispatchers_never_send_one_delivery_concurrently(db, factory, settings):
@@ -269,13 +269,16 @@ def test_the_loop_wakes_on_completion_not_on_its_poll(db, factory, settings):
             started = time.monotonic()
             await asyncio.to_thread(completed_test_task, db, factory, customer, receiver.url)
             signals.publish(TASK_COMPLETED)
-            while not receiver.requests and time.monotonic() - started < 5:
+            while not receiver.requests and time.monotonic() - started < 25:
                 await asyncio.sleep(0.01)
             await stop(loop)
+            assert receiver.requests, "no callback: the loop waited for its 30 s poll"
             return receiver.requests[0].at - started
 
         latency = run(main())
-    assert latency < 1.0
+    # Half the 30 s poll: only the wake-up gets it there sooner (a loaded CI machine has taken
+    # seconds for what takes milliseconds here, so the bound is no latency measurement).
+    assert latency < 15
 
 
 def test_a_lost_claim_does_not_overwrite_the_new_owner(db, factory, settings):

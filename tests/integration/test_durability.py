@@ -26,7 +26,7 @@ from taskforce.models import deliveries, tasks
 
 from tests.conftest import free_port
 from tests.factories import VALID_PARAMS, Factory
-from tests.integration.test_callback_helpers import Answer, Receiver
+from tests.integration.test_callback_helpers import STARTUP_SECONDS, Answer, Receiver
 
 KILLS = 5
 CALLBACK_TIMEOUT = 1  # the claim lease is 2 × this + 5 s: what a killed in-flight send waits
@@ -53,7 +53,7 @@ class Server:
             [sys.executable, "-m", "taskforce", "serve", "--port", str(self.port)],
             env=self.env, cwd=self.workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + STARTUP_SECONDS
         while time.monotonic() < deadline:
             try:
                 if httpx.get(f"{self.url}/v1/tasks?limit=1", auth=(key, ""), timeout=1).status_code == 200:

@@ -72,6 +72,38 @@ def test_api_creates_and_lists_evaluation_tasks_apart_from_tasks(client, factory
     assert client.get("/v1/evaluation_tasks", auth=other.live_auth).json()["docs"] == []
 
 
+@pytest.mark.parametrize("encoded", [
+    "expected_response%5Bcategory%5D=private",  # brackets, as curl and qs write objects
+    "expected_response=%7B%22category%22%3A%22private%22%7D",  # the object's JSON as one value
+])
+def test_a_form_encoded_evaluation_task_carries_its_expected_response(client, factory, encoded):
+    """/openapi.json documents the form body with the JSON one's schema, expected_response
+    included; the form decoder used to know only the type's own parameters and dropped it
+    (every form-encoded evaluation task was a 400 "expected_response is required")."""
+    customer = factory.customer()
+    form = ("callback_url=http%3A%2F%2Fwww.example.com%2Fcb&instruction=Public%3F&attachment_type=text"
+            "&attachment=Acme&categories=public&categories=private&" + encoded)
+    created = client.post("/v1/evaluation_tasks/categorization", content=form, auth=customer.live_auth,
+                          headers={"content-type": "application/x-www-form-urlencoded"})
+    assert created.status_code == 200, created.text
+    assert created.json()["expected_response"] == {"category": "private"}
+
+
+def test_a_form_encoded_transcription_evaluation_task_keeps_its_rows(client, factory):
+    customer = factory.customer()
+    form = ("callback_url=http%3A%2F%2Fwww.example.com%2Fcb&instruction=Copy&attachment_type=website"
+            "&attachment=http%3A%2F%2Fwww.example.com%2F&fields%5Btitle%5D=Title"
+            "&row_fields%5Busername%5D=User&expected_response%5Bfields%5D%5Btitle%5D=Hello"
+            "&expected_response%5Brows%5D%5B0%5D%5Busername%5D=ann"
+            "&expected_response%5Brows%5D%5B1%5D%5Busername%5D=bob")
+    created = client.post("/v1/evaluation_tasks/transcription", content=form, auth=customer.live_auth,
+                          headers={"content-type": "application/x-www-form-urlencoded"})
+    assert created.status_code == 200, created.text
+    expected = created.json()["expected_response"]
+    assert expected["fields"] == {"title": "Hello"}
+    assert [row["username"] for row in expected["rows"]] == ["ann", "bob"]
+
+
 @pytest.mark.parametrize("body_extra, param", [
     ({}, "expected_response"),
     ({"expected_response": {"category": "neither"}}, "expected_response"),

@@ -19,7 +19,7 @@ from taskforce.config import Settings
 from taskforce.tasks import service
 
 from tests.factories import VALID_PARAMS
-from tests.integration.test_callback_helpers import Receiver
+from tests.integration.test_callback_helpers import STARTUP_SECONDS, Receiver
 from tests.integration.test_multiprocess_serve import ROOT, _free_port
 
 @pytest.fixture
@@ -55,11 +55,11 @@ def test_metrics_move_by_the_work_done(server, factory, db):
             assert httpx.post(server.url + "/v1/task/categorize", auth=customer.test_auth,
                               json={**body, "callback_url": receiver.url}).status_code == 200
         assert httpx.get(server.url + "/v1/task/" + "0" * 24, auth=customer.live_auth).status_code == 404
-        receiver.wait_for(2, timeout=60)
+        receiver.wait_for(2, timeout=30)
         worker = factory.user("worker")
         with db.write() as conn:
             assert service.claim(conn, worker["id"], lease_seconds=600) is not None
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 30
         while True:  # the delivery is recorded just after the receiver answered
             after = scrape(server.url)
             # Both counted, and both rows no longer owed (the count and the row are written by
@@ -104,8 +104,8 @@ def test_failed_and_abandoned_callbacks_are_counted(server, factory, db, setting
         r = httpx.post(server.url + "/v1/task/categorize", auth=customer.test_auth,
                        json={**VALID_PARAMS["categorization"], "callback_url": receiver.url})
         assert r.status_code == 200
-        receiver.wait_for(1, timeout=60)
-        deadline = time.monotonic() + 90
+        receiver.wait_for(1, timeout=30)
+        deadline = time.monotonic() + 30
         while value(after := scrape(server.url), "taskforce_callbacks_given_up_total") \
                 == value(before, "taskforce_callbacks_given_up_total"):
             assert time.monotonic() < deadline
@@ -165,7 +165,7 @@ def test_serve_with_two_workers_counts_every_process(db, factory, tmp_path):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + STARTUP_SECONDS
         while True:
             assert proc.poll() is None, "serve exited"
             try:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.integration.test_callback_helpers import STARTUP_SECONDS
+
 ROOT = Path(__file__).resolve().parents[2]
 BODY = {"callback_url": "http://www.example.com/callback", "instruction": "Public or private?",
         "attachment_type": "website", "attachment": "http://www.google.com/",
@@ -40,7 +42,7 @@ def test_serve_with_several_worker_processes(db, factory, tmp_path) -> None:
                             stdout=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + STARTUP_SECONDS
         while True:
             assert proc.poll() is None, "serve exited"
             try:

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 from taskforce import pg_wakeups
 from taskforce.signals import TASK_COMPLETED, TEST_TASK_CREATED, Signals
 
-from tests.integration.test_callback_helpers import Receiver, completed_live_task, dispatch_process
+from tests.integration.test_callback_helpers import STARTUP_SECONDS, Receiver, completed_live_task, dispatch_process
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 
@@ -30,7 +30,7 @@ class Heard:
             self.topics.append(topic)
             self._changed.notify_all()
 
-    def wait(self, topic: str, timeout: float = 5.0) -> bool:
+    def wait(self, topic: str, timeout: float = 30.0) -> bool:
         with self._changed:
             return self._changed.wait_for(lambda: topic in self.topics, timeout)
 
@@ -74,7 +74,7 @@ def test_a_lost_listener_connection_comes_back_and_hears_again(db, factory, list
     with admin.connect() as conn:
         assert conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
     admin.dispose()
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 30
     while (running.backend_pid() in (None, pid)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert running.backend_pid() not in (None, pid), "the listener did not reconnect"
@@ -93,7 +93,7 @@ def test_a_dispatcher_in_another_process_sends_at_once_not_at_its_poll(db, facto
     admin = create_engine(db.url, isolation_level="AUTOCOMMIT")
     customer = factory.customer()
     with Receiver() as receiver, dispatch_process(env, tmp_path):
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + STARTUP_SECONDS
         with admin.connect() as conn:
             while time.monotonic() < deadline:
                 listening = conn.execute(text(
@@ -106,8 +106,10 @@ def test_a_dispatcher_in_another_process_sends_at_once_not_at_its_poll(db, facto
         time.sleep(0.5)  # past its catch-up round: it is now waiting on its 60 s poll
         started = time.monotonic()
         task = completed_live_task(db, factory, customer, receiver.url)
-        (got,) = receiver.wait_for(1, timeout=60)
+        (got,) = receiver.wait_for(1, timeout=45)
         latency = got.at - started
     admin.dispose()
     assert got.json["task_id"] == task["id"]
-    assert latency < 3.0, f"the callback took {latency:.2f} s: the dispatcher waited for its poll"
+    # Half the 60 s poll: only the NOTIFY gets it there sooner (a loaded CI machine has taken
+    # seconds for what takes milliseconds here, so the bound is no latency measurement).
+    assert latency < 30, f"the callback took {latency:.2f} s: the dispatcher waited for its poll"

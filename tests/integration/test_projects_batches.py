@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from urllib.parse import quote
 
 from sqlalchemy import select
 from standardwebhooks import Webhook
@@ -220,6 +221,24 @@ def test_names_that_are_not_labels_are_refused_before_any_lookup(client, factory
         assert r.status_code == 400, (extra, r.text)
     assert client.get("/v1/projects/%00", auth=auth).status_code == 400
     assert client.get("/v1/batches/a%00/status", auth=auth).status_code == 400
+
+
+def test_names_their_own_url_cannot_name_are_refused(client, factory):
+    """Every path also answers with a trailing slash, so /v1/projects/a%2F meant project "a":
+    a project named "a/" was created, and reading it (or its setParams) reached project "a"."""
+    auth = factory.customer().live_auth
+    assert _project(client, auth, "a", params={"instruction": "mine"}).status_code == 200
+    for name in ("a/", "b/", "x\ny", ".", ".."):
+        r = _project(client, auth, name)
+        assert r.status_code == 400 and r.json()["error"].startswith("name: "), (name, r.text)
+        r = _batch(client, auth, name, project="a")
+        assert r.status_code == 400 and r.json()["error"].startswith("name: "), (name, r.text)
+    assert [p["name"] for p in client.get("/v1/projects", auth=auth).json()] == ["a"]
+    assert client.get("/v1/batches", auth=auth).json()["docs"] == []
+    # Names with a slash inside, dots and spaces still round-trip.
+    for name in ("a/b", "...", " c ", "d\r"):
+        assert _project(client, auth, name).status_code == 200, name
+        assert client.get("/v1/projects/" + quote(name, safe=""), auth=auth).json()["name"] == name
 
 
 def test_two_last_tasks_finishing_at_once_complete_the_batch_once(client, factory, db):

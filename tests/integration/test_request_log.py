@@ -19,14 +19,14 @@ import orjson
 from taskforce import request_log
 
 from tests.factories import PASSWORD, VALID_PARAMS
-from tests.integration.test_callback_helpers import Receiver, customer_row
+from tests.integration.test_callback_helpers import STARTUP_SECONDS, Receiver, customer_row
 from tests.integration.test_multiprocess_serve import ROOT, _free_port
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def _wait_up(proc, base):
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + STARTUP_SECONDS
     while True:
         assert proc.poll() is None, "serve exited"
         try:
@@ -60,7 +60,7 @@ def test_json_request_log_has_the_fields_and_no_secrets(db, factory, tmp_path):
                                      "metadata": {"note": "customer data stays out of logs"}})
                 assert r.status_code == 200 and r.headers["x-request-id"] == "trace-abc.123"
                 task_id = r.json()["task_id"]
-                receiver.wait_for(1, timeout=60)
+                receiver.wait_for(1, timeout=30)
             r = httpx.get(base + f"/v1/task/{task_id}?secret_query=hush", auth=customer.live_auth)
             assert r.status_code == 404
             made_up = r.headers["x-request-id"]

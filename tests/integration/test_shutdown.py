@@ -18,7 +18,7 @@ from taskforce.models import assignments, deliveries, tasks
 from taskforce.tasks import service
 
 from tests.factories import VALID_PARAMS
-from tests.integration.test_callback_helpers import Answer, Receiver
+from tests.integration.test_callback_helpers import STARTUP_SECONDS, Answer, Receiver
 from tests.integration.test_multiprocess_serve import ROOT, _free_port
 
 
@@ -30,7 +30,7 @@ def _env(db, tmp_path) -> dict:
 
 
 def _wait_listening(port: int, proc) -> None:
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + STARTUP_SECONDS
     while True:
         assert proc.poll() is None, "the process exited"
         try:
@@ -84,7 +84,7 @@ def test_serve_finishes_requests_and_deliveries_in_flight_on_sigterm(db, factory
             with socket.create_connection(("127.0.0.1", port)) as s:
                 s.sendall(_request(customer.test_key, body))
                 assert b"200 OK" in s.recv(65536)
-            receiver.wait_for(1, timeout=60)  # the callback is now in flight
+            receiver.wait_for(1, timeout=30)  # the callback is now in flight
             # A create whose body is only half sent when the signal arrives.
             slow = socket.create_connection(("127.0.0.1", port))
             request = _request(customer.live_key, orjson.dumps(VALID_PARAMS["categorization"]))

@@ -30,7 +30,7 @@ def test_a_test_task_with_overlap_is_answered_by_the_simulated_crowd(server, fac
                              "categories": ["a", "b"]})  # three answers on two: never all disagree
         assert r.status_code == 200, r.text
         task_id = r.json()["task_id"]
-        (got,) = receiver.wait_for(1, timeout=60)
+        (got,) = receiver.wait_for(1, timeout=30)
         time.sleep(0.5)
         assert len(receiver.requests) == 1  # once
     body = got.json
