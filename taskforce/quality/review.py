@@ -43,16 +43,21 @@ _SEND_BACK = update(tasks).where(*_WAITING).values(answers_needed=tasks.c.answer
                                                    review_state=None)
 
 
-def _waiting_task(conn: Connection, task_id: str) -> dict[str, Any]:
+def _task_in_review(conn: Connection, task_id: str, status: Status, state: str) -> dict[str, Any]:
+    """The task, locked, if it has this status and review state (else a 404 or a 409)."""
     service._lock_task(conn, task_id)
     try:
         task = service.get(conn, task_id)
     except NotFound:
         raise NotFound(f"task_id: no task {task_id!r}") from None
-    state = conn.execute(select(tasks.c.review_state).where(tasks.c.id == task_id)).scalar()
-    if task["status"] != Status.PENDING.value or state != NEEDED:
+    current = conn.execute(select(tasks.c.review_state).where(tasks.c.id == task_id)).scalar()
+    if task["status"] != status.value or current != state:
         raise Conflict(f"task {task_id} is {task['status']} and not waiting for review")
     return task
+
+
+def _waiting_task(conn: Connection, task_id: str) -> dict[str, Any]:
+    return _task_in_review(conn, task_id, Status.PENDING, NEEDED)
 
 
 def finish_review(conn: Connection, task_id: str, response: Mapping[str, Any], reviewer_id: int | None, *,
@@ -140,15 +145,7 @@ def after_audit(accepted: bool):
 
 
 def _rejected_task(conn: Connection, task_id: str) -> dict[str, Any]:
-    service._lock_task(conn, task_id)
-    try:
-        task = service.get(conn, task_id)
-    except NotFound:
-        raise NotFound(f"task_id: no task {task_id!r}") from None
-    state = conn.execute(select(tasks.c.review_state).where(tasks.c.id == task_id)).scalar()
-    if task["status"] != Status.COMPLETED.value or state != AUDIT:
-        raise Conflict(f"task {task_id} is {task['status']} and not waiting for review")
-    return task
+    return _task_in_review(conn, task_id, Status.COMPLETED, AUDIT)
 
 
 def fix_rejected(conn: Connection, task_id: str, response: Mapping[str, Any], reviewer_id: int | None, *,

@@ -15,13 +15,13 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from taskforce.api import bodies
-from taskforce.errors import InvalidParameter, NotFound
-from taskforce.ids import is_ascii_number, is_task_id
+from taskforce.errors import InvalidParameter
+from taskforce.ids import is_ascii_number
 from taskforce.quality import gold, review
 from taskforce.quality.worker_skill import worker_skills
 from taskforce.web import sessions
 from taskforce.web.forms import flash, text
-from taskforce.web.operator_views import _operator_page, _post, _state, _worker
+from taskforce.web.operator_views import _operator_page, _post, _state, _task_id, _worker
 
 router = APIRouter(include_in_schema=False)
 
@@ -60,9 +60,7 @@ async def set_rules(request: Request) -> Response:
 @router.post("/operator/gold")
 async def make_gold(request: Request) -> Response:
     def action(form: FormData, user: dict[str, Any]) -> None:
-        task_id = text(form, "task_id", 64).strip()
-        if not is_task_id(task_id):
-            raise NotFound(f"task_id: no task {task_id!r}")
+        task_id = _task_id(text(form, "task_id", 64).strip())
         with _state(request).db.write() as conn:
             made = gold.from_completed_task(conn, task_id)
         flash(request, f"Gold task {made['id']} made from task {task_id}; its response is the expected answer.", "ok")
@@ -93,10 +91,12 @@ def review_page(request: Request) -> Response:
                           skills=skills)
 
 
-def _task_id(raw: str) -> str:
-    if not is_task_id(raw):
-        raise NotFound(f"task_id: no task {raw!r}")
-    return raw
+def _response(form: FormData) -> Any:
+    """The operator's written response (JSON), refused as ``response`` when it does not parse."""
+    try:
+        return bodies.parse_json(text(form, "response", 200_000).encode())
+    except InvalidParameter as exc:
+        raise InvalidParameter("response", exc.problem) from None
 
 
 @router.post("/operator/review/{task_id}/accept")
@@ -115,10 +115,7 @@ async def accept(request: Request, task_id: str) -> Response:
 @router.post("/operator/review/{task_id}/edit")
 async def edit(request: Request, task_id: str) -> Response:
     def action(form: FormData, user: dict[str, Any]) -> None:
-        try:
-            response = bodies.parse_json(text(form, "response", 200_000).encode())
-        except InvalidParameter as exc:
-            raise InvalidParameter("response", exc.problem) from None
+        response = _response(form)
         with _state(request).db.write() as conn:
             review.finish_review(conn, _task_id(task_id), response, user["id"])
         flash(request, f"Task {task_id} is completed with your response; its callback is on its way.", "ok")
@@ -139,10 +136,7 @@ async def more(request: Request, task_id: str) -> Response:
 @router.post("/operator/review/{task_id}/fix")
 async def fix(request: Request, task_id: str) -> Response:
     def action(form: FormData, user: dict[str, Any]) -> None:
-        try:
-            response = bodies.parse_json(text(form, "response", 200_000).encode())
-        except InvalidParameter as exc:
-            raise InvalidParameter("response", exc.problem) from None
+        response = _response(form)
         with _state(request).db.write() as conn:
             review.fix_rejected(conn, _task_id(task_id), response, user["id"])
         flash(request, f"Task {task_id} has your corrected response; the customer's audit is now fixed and "

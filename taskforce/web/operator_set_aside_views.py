@@ -17,11 +17,11 @@ from starlette.responses import Response
 from taskforce.callbacks import dispatcher
 from taskforce.clock import now_ms
 from taskforce.errors import NotFound
-from taskforce.ids import is_ascii_number, is_task_id
+from taskforce.ids import is_ascii_number
 from taskforce.tasks import simulator
 from taskforce.web import sessions
 from taskforce.web.forms import flash
-from taskforce.web.operator_views import _operator_page, _post, _state
+from taskforce.web.operator_views import _operator_page, _post, _state, _task_id
 
 router = APIRouter(include_in_schema=False)
 
@@ -36,12 +36,6 @@ def set_aside_page(request: Request) -> Response:
         deliveries = dispatcher.set_aside_deliveries(conn)
     return _operator_page(request, "operator/set_aside.html", "Set aside", held=held,
                           deliveries=deliveries)
-
-
-def _task_id(raw: str) -> str:
-    if not is_task_id(raw):
-        raise NotFound("no such task")
-    return raw
 
 
 def _delivery_id(raw: str) -> int:

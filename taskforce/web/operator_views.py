@@ -55,6 +55,13 @@ async def _post(request: Request, back: str, action: Callable[[FormData, dict[st
     return await run_in_threadpool(run)
 
 
+def _task_id(raw: str) -> str:
+    """A task id from a URL, checked before it reaches a query (anything else is a 404)."""
+    if not is_task_id(raw):
+        raise NotFound(f"task_id: no task {raw!r}")
+    return raw
+
+
 def _worker(conn, raw_id: str) -> dict[str, Any]:
     """The worker account with this id (operators and customer users are not workers)."""
     try:

@@ -94,7 +94,7 @@ def test_set_aside_test_tasks_are_listed_retried_and_canceled(web, factory, db, 
         assert r.status_code == 200 and "is not set aside" in r.text
     assert _row(db, tasks, tasks.c.id, answered)["status"] == "completed"
     r = web.post("/operator/set-aside/tasks/%3Cscript%3E/retry", data={"csrf_token": token})
-    assert r.status_code == 200 and "no such task" in r.text and "<script>" not in r.text
+    assert r.status_code == 200 and "no task" in r.text and "<script>" not in r.text
 
     # A stale form changes nothing.
     again = factory.task(customer, is_test=True)["id"]
