@@ -641,9 +641,12 @@ def complete(
     return _final(conn, task_id, now)
 
 
+_CLOSE_OPEN = (update(assignments).where(assignments.c.task_id == bindparam("b_id"), _OPEN)
+               .values(outcome="released", finished_at=bindparam("b_now")))
+
+
 def _close_open(conn: Connection, task_id: str, now: int) -> None:
-    conn.execute(update(assignments).where(assignments.c.task_id == task_id, _OPEN)
-                 .values(outcome="released", finished_at=now))
+    conn.execute(_CLOSE_OPEN, {"b_id": task_id, "b_now": now})
 
 
 def _final(conn: Connection, task_id: str, now: int) -> dict[str, Any]:
