@@ -8,7 +8,10 @@ on the same table — claim with one UPDATE … WHERE id = (SELECT … LIMIT 1 [
 LOCKED]), then complete with one UPDATE — no history, no outbox, no answer validation.
 
 ``--overlap 3``: the same run with every task needing 3 answers (3 distinct workers each,
-combined when the third is in), reported next to overlap 1 (no baseline)."""
+combined when the third is in), reported next to overlap 1 (no baseline). ``--profile`` (with
+``--overlap``) adds where the time went: per task, each transaction and the statements taking
+the most time, and on PostgreSQL what the backends waited for and which indexes and table scans
+read the most entries (bench/README.md, the overlap follow-up)."""
 
 from __future__ import annotations
 
