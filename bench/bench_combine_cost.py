@@ -7,8 +7,11 @@ re-fit writes it). For each of N tasks at overlap 5, four workers answer (not ti
 fifth worker's complete — which reads the model (cached per process behind a version check),
 runs the categorization combine hook with Dawid-Skene, the quality object and next_step, and
 completes the task — is timed as a whole write transaction (BEGIN … COMMIT). Against it: the
-same transaction completing N one-answer tasks. Reports p50/p99 of both and the difference.
-Writes bench/results/combine_cost.json.
+same transaction completing N one-answer tasks, interleaved with them (one-answer task i, then
+overlap-5 task i) so that the machine's load falls on both alike. The model is parsed once before
+timing, as a server process's ``store.warm`` does at start-up; that cold load is reported apart.
+Reports p50/p99 of both whole transactions side by side, the difference, the statements each
+executes, and the combining steps alone. Writes bench/results/combine_cost.json.
 """
 
 from __future__ import annotations
@@ -79,33 +82,55 @@ def measure(backend: str, n: int) -> dict:
             created_at=0)).inserted_primary_key[0] for i in range(OVERLAP)]
         store.save(conn, account.customer_id, False, _model(workers), now=0)
     task_type = REGISTRY.get("categorization")
+    # Statements per completing transaction, counted by the driver's execute (SQLite's BEGIN
+    # IMMEDIATE is one; PostgreSQL's BEGIN and both COMMITs are not).
+    from sqlalchemy import event
 
-    def make(overlap: int) -> list[str]:
-        params = task_type.parse({**VALID_PARAMS["categorization"], "overlap": overlap})
-        with db.write() as conn:
-            return [service.create(conn, customer_id=account.customer_id, is_test=False, task_type=task_type,
-                                   params=params)["id"] for _ in range(n)]
+    executed = [0]
+    event.listen(db.engine, "after_cursor_execute", lambda *a: executed.__setitem__(0, executed[0] + 1))
 
-    def answer(worker: int, timed: list[float] | None, category: str) -> None:
+    def answer(worker: int, timed: list[float] | None, category: str, counts: list[int] | None = None) -> None:
         with db.write() as conn:
             lease = service.claim(conn, worker, lease_seconds=600)
+        before = executed[0]
         began = time.perf_counter()
         with db.write() as conn:
             service.complete(conn, lease.task_id, {"category": category}, worker_id=worker,
                              lease_token=lease.token)
         if timed is not None:
             timed.append((time.perf_counter() - began) * 1000)
+        if counts is not None:
+            counts.append(executed[0] - before)
 
+    def timed_answer(worker: int, timed: list[float], counts: list[int], category: str) -> None:
+        answer(worker, timed, category, counts)
+
+    # The process's one cold load of the stored model (parse 10,000 workers' JSON), timed alone:
+    # what the first completing transaction of a fresh process would add unless warmed.
+    began = time.perf_counter()
+    with db.read() as conn:
+        store.load(conn, account.customer_id, False)
+    cold_load_ms = (time.perf_counter() - began) * 1000
+    # Interleaved, so the machine's load hits both sides alike: one-answer task i, then overlap-5
+    # task i (workers 0-3 answer it untimed, worker 4's completion is timed). Each task i is
+    # created just before its overlap-5 partner, so the claims take them in that order.
     single: list[float] = []
-    make(1)
-    for _ in range(n):
-        answer(workers[0], single, "public")
     combined: list[float] = []
-    make(OVERLAP)
-    for _ in range(n):  # one task at a time: workers 0–3 answer it, worker 4's completion is timed
+    single_statements: list[int] = []
+    combined_statements: list[int] = []
+    one_params = task_type.parse(VALID_PARAMS["categorization"])
+    five_params = task_type.parse({**VALID_PARAMS["categorization"], "overlap": OVERLAP})
+    with db.write() as conn:
+        for _ in range(n):
+            for params in (one_params, five_params):
+                service.create(conn, customer_id=account.customer_id, is_test=False, task_type=task_type,
+                               params=params)
+                time.sleep(0.002)  # distinct created_at, so the claim order is the creation order
+    for _ in range(n):
+        timed_answer(workers[0], single, single_statements, "public")
         for i, worker in enumerate(workers[:-1]):
             answer(worker, None, "public" if i != 1 else "private")
-        answer(workers[-1], combined, "public")
+        timed_answer(workers[-1], combined, combined_statements, "public")
     # The combining steps alone, inside a write transaction on the last task: read its 5 answers,
     # the model (version check), combine, quality object, next_step — what complete() adds.
     from taskforce.quality.combiners import quality_object
@@ -133,7 +158,10 @@ def measure(backend: str, n: int) -> dict:
             "one_answer_p50_ms": round(_p(single, 0.5), 2), "one_answer_p99_ms": round(_p(single, 0.99), 2),
             "combined_p50_ms": round(_p(combined, 0.5), 2), "combined_p99_ms": round(_p(combined, 0.99), 2),
             "added_p50_ms": round(_p(combined, 0.5) - _p(single, 0.5), 2),
-            "added_p99_ms": round(_p(combined, 0.99) - _p(single, 0.99), 2)}
+            "added_p99_ms": round(_p(combined, 0.99) - _p(single, 0.99), 2),
+            "cold_model_load_ms": round(cold_load_ms, 1),
+            "one_answer_statements": _p(single_statements, 0.5),
+            "combined_statements": _p(combined_statements, 0.5)}
 
 
 if __name__ == "__main__":
@@ -146,6 +174,9 @@ if __name__ == "__main__":
         print(f"combine cost {r['backend']:8}: one answer p50 {r['one_answer_p50_ms']} / p99 {r['one_answer_p99_ms']} ms"
               f" | overlap {OVERLAP} last answer p50 {r['combined_p50_ms']} / p99 {r['combined_p99_ms']} ms"
               f" | added p99 {r['added_p99_ms']} ms | combining steps alone p50 {r['combine_steps_p50_ms']}"
-              f" / p99 {r['combine_steps_p99_ms']} ms", flush=True)
+              f" / p99 {r['combine_steps_p99_ms']} ms | statements executed per completing transaction"
+              f" {r['one_answer_statements']} / {r['combined_statements']}"
+              f" | cold model load {r['cold_model_load_ms']} ms",
+              flush=True)
     out = Path(__file__).resolve().parent / "results" / "combine_cost.json"
     out.write_text(json.dumps(results, indent=1) + "\n")

@@ -25,9 +25,27 @@ log = logging.getLogger(__name__)
 BackgroundLoop = Callable[[AppState], Awaitable[None]]
 
 
+#: How often a server process looks for re-fitted skill models to parse ahead of requests.
+SKILL_MODEL_WARM_SECONDS = 5.0
+
+
+async def skill_model_warm_loop(state: AppState) -> None:
+    """Parse the stored skill models before a completing transaction needs them (quality/store.py):
+    at start-up, then whenever a re-fit stored a new version. Every process that serves requests
+    runs it, whether or not it runs the dispatcher."""
+    from taskforce.quality import store
+
+    while True:
+        try:
+            await asyncio.to_thread(store.warm, state.db)
+        except Exception:  # noqa: BLE001 - the database may be briefly unavailable; requests still load
+            log.warning("warming the skill models failed; retrying", exc_info=True)
+        await asyncio.sleep(SKILL_MODEL_WARM_SECONDS)
+
+
 def background_loops(settings: Settings) -> list[BackgroundLoop]:
     """The loops ``serve`` runs in-process (callback dispatcher, test-mode simulated worker)."""
-    loops: list[BackgroundLoop] = []
+    loops: list[BackgroundLoop] = [skill_model_warm_loop]
     if settings.run_dispatcher:
         from taskforce.callbacks import runtime
 

@@ -252,12 +252,17 @@ class PausedDownweighted:
         return getattr(self._inner, name)
 
 
+# Built once (an expanding IN): it runs in every completing transaction that combines, where
+# building the statement and its cache key cost more than running it.
+_PAUSED_AMONG = select(users.c.id).where(users.c.id.in_(bindparam("b_ids", expanding=True)),
+                                         users.c.gold_paused.is_(True))
+
+
 def with_paused(conn: Connection, skills: Any, worker_ids: list[int | None]):
     """``skills`` as they are when none of these workers is paused (one small look-up), else
     wrapped so that the paused ones' answers count for less."""
     ids = sorted({w for w in worker_ids if w is not None})
     if not ids:
         return skills
-    paused = set(conn.execute(select(users.c.id).where(users.c.id.in_(ids), users.c.gold_paused.is_(True)))
-                 .scalars())
+    paused = set(conn.execute(_PAUSED_AMONG, {"b_ids": ids}).scalars())
     return PausedDownweighted(skills, paused) if paused else skills

@@ -59,3 +59,33 @@ def test_claim_simulator_depth_and_current_lease_use_their_indexes(db, factory):
         assert "ix_tasks_queue" in plan, plan  # ix_tasks_queue_depth or ix_tasks_queue: both partial
         plan = _plan(conn, service._CURRENT_LEASE, {"b_worker": worker["id"], "b_now": NOW})
         assert "ix_assignments_open" in plan, plan
+
+
+def test_claim_checks_a_workers_answer_per_task_not_over_their_history(db, factory):
+    """At overlap > 1 the claim skips tasks the worker already answered. PostgreSQL may run a
+    NOT EXISTS as a hashed subplan that first reads every answer the worker ever gave (26 ms a
+    claim at 3,000 answers, growing without bound); the check must stay a look-up of (task,
+    worker) in uq_assignments_answer for each candidate."""
+    customer = factory.customer()
+    for n in range(60):
+        factory.task(customer, overlap=3, now=NOW - 100 + n)
+    worker = factory.user("worker")
+    for _ in range(40):  # a history of answers to tasks that still wait for other workers
+        with db.write() as conn:
+            lease = service.claim(conn, worker["id"], lease_seconds=600, now=NOW)
+            service.complete(conn, lease.task_id, {"category": "public"}, worker_id=worker["id"],
+                             lease_token=lease.token, now=NOW)
+    with db.write() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("ANALYZE")
+            plan = _plan(conn, service._PG_NEXT_TASK, {"now": NOW, "worker": worker["id"]})
+            assert "hashed" not in plan and "uq_assignments_answer" in plan, plan
+        else:
+            plan = _sqlite_text_plan(conn, service._SQLITE_NEXT_TASK.text, {"now": NOW, "worker": worker["id"]})
+            assert "uq_assignments_answer" in plan, plan
+        # And the claim still passes over what the worker answered: the oldest 40 are theirs.
+        lease = service.claim(conn, worker["id"], lease_seconds=600, now=NOW)
+    with db.read() as conn:
+        answered = {t for (t,) in conn.exec_driver_sql(
+            "SELECT task_id FROM assignments WHERE outcome = 'submitted'")}
+    assert lease is not None and lease.task_id not in answered and len(answered) == 40

@@ -158,3 +158,28 @@ def test_gold_answers_feed_the_refit(db, factory):
     assert refit.refit_all(db, now=T0 + DAY, window_ms=30 * DAY) == 2
     with db.read() as conn:
         assert store.load(conn, other.id, False).skill(newcomer["id"], "categorization").gold_correct == 1
+
+
+def test_warm_parses_each_stored_model_once_per_version_ahead_of_requests(db, factory):
+    """A server process parses the models before a completing transaction needs them (the
+    parse of a large model would otherwise hold the task's lock); a load then only checks the
+    version, and a re-fit's new version is parsed by the next warm."""
+    from sqlalchemy import event
+
+    customer, other = factory.customer(), factory.customer()
+    with db.write() as conn:
+        for who in (customer, other):
+            conn.execute(skill_models.insert().values(customer_id=who.id, is_test=False,
+                                                      model={"workers": {}}, version=1, fitted_at=T0))
+    assert store.warm(db) == 2
+    assert store.warm(db) == 0  # nothing new
+    reads: list[str] = []
+    event.listen(db.engine, "before_cursor_execute",
+                 lambda conn, cursor, statement, *rest: reads.append(statement))
+    with db.read() as conn:
+        store.load(conn, customer.id, False)
+    assert not any("skill_models.model" in s for s in reads), reads  # the version check alone
+    with db.write() as conn:
+        conn.execute(update(skill_models).where(skill_models.c.customer_id == other.id)
+                     .values(version=2, fitted_at=T0 + 1))
+    assert store.warm(db) == 1
